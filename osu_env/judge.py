@@ -1,0 +1,524 @@
+"""The osu!stable judge: a state machine fed one replay frame at a time.
+
+Stable judges input only on replay frames, in three phases per frame (this is the
+order danser-go's stable emulation and osu!stable use):
+
+1. *click*: new presses (0->1 of M1/M2; K1/K2 always come with them) are offered to the
+   visible objects in order; notelock can reject ("shake") or ignore a press;
+2. *track*: the first unfinished slider checks the follow circle and scores at most one
+   of its ticks/repeats/last tick; spinners integrate stable's damped rotation speed;
+3. *post*: objects whose time has run out are judged (late circles are missed, slider
+   heads are missed after the 50 window, sliders and spinners are summed up at their end).
+
+Replays from clients before 2019-05-06 judged object ends every millisecond instead of
+on frames; ``post_until_ms`` lets the caller reproduce that.  The same ``Judge`` drives
+the gymnasium env one step at a time and judges whole replays via :func:`judge`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import rules
+from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap
+from .errors import ReplayError
+from .replay import Replay
+from .rules import M1, M2, Mods
+
+LEFT, RIGHT = 1, 2
+CLICK, SHAKE, IGNORED = 0, 1, 2
+UNJUDGED = -1
+
+# What happened, for rewards and rendering: (t_ms, object index, what, value).
+HIT = "hit"  # final judgement of an object: value 300/100/50/0
+HEAD = "head"  # slider head: value 300/100/50 on hit, 0 on miss
+TICK = "tick"  # slider tick/repeat/last tick: value 1 hit, 0 missed
+SPIN = "spin"  # a spinner half-turn counted: value = half-turns so far
+
+
+@dataclass
+class JudgeResult:
+    """Per-object verdicts and the totals osu! shows at the end of a play."""
+
+    result: np.ndarray  # (n,) 300/100/50/0, or -1 where the play ended before the object
+    judged_at_ms: np.ndarray  # (n,) map time of the verdict
+    hit_error_ms: np.ndarray  # (n,) press time - object time for hit circles/slider heads, else nan
+    slider_parts: np.ndarray  # (n, 2) parts hit / parts total (head + ticks + repeats + tail)
+    spinner_half_turns: np.ndarray  # (n, 2) half-turns spun / required
+    max_combo: int
+    events: list = field(repr=False, default_factory=list)
+
+    @property
+    def n300(self) -> int:
+        return int((self.result == 300).sum())
+
+    @property
+    def n100(self) -> int:
+        return int((self.result == 100).sum())
+
+    @property
+    def n50(self) -> int:
+        return int((self.result == 50).sum())
+
+    @property
+    def nmiss(self) -> int:
+        return int((self.result == 0).sum())
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.n300, self.n100, self.n50, self.nmiss
+
+    @property
+    def accuracy(self) -> float:
+        return rules.accuracy_percent(*self.counts)
+
+    @property
+    def unstable_rate(self) -> float:
+        e = self.hit_error_ms[~np.isnan(self.hit_error_ms)]
+        return rules.unstable_rate(e)
+
+    @property
+    def spinners_cleared(self) -> tuple[int, int]:
+        """(cleared, total) spinners: cleared means the required half-turns were reached."""
+        spun, req = self.spinner_half_turns[:, 0], self.spinner_half_turns[:, 1]
+        is_spinner = req >= 0
+        return int(((spun >= req) & is_spinner).sum()), int(is_spinner.sum())
+
+    def to_dict(self) -> dict:
+        cleared, spinners = self.spinners_cleared
+        return {
+            "n300": self.n300,
+            "n100": self.n100,
+            "n50": self.n50,
+            "nmiss": self.nmiss,
+            "max_combo": self.max_combo,
+            "accuracy": round(self.accuracy, 4),
+            "unstable_rate": round(self.unstable_rate, 3),
+            "objects": int(self.result.shape[0]),
+            "judged": int((self.result >= 0).sum()),
+            "spinners": spinners,
+            "spinners_cleared": cleared,
+        }
+
+
+class Judge:
+    """osu!stable's judgement of one player on one beatmap, advanced frame by frame.
+
+    ``step(t_ms, x, y, keys)`` with non-decreasing ``t_ms`` (map time) returns the events
+    it produced; ``finish()`` judges what is left once the play is over.
+    """
+
+    def __init__(self, beatmap: Beatmap, *, old_spinner_scoring: bool = False):
+        if beatmap.mods & Mods.Relax:
+            raise ReplayError("Relax plays are not judged: osu! clicks for the player there, so the counts say nothing about them")
+        self.bm = beatmap
+        n = beatmap.n_objects
+        self.old_spinner_scoring = old_spinner_scoring
+        self.spun_out = bool(beatmap.mods & Mods.SpunOut)
+        self.rate = beatmap.clock_rate
+        self.radius = beatmap.radius
+        self.kind = beatmap.kind.tolist()
+        self.start = beatmap.start_ms.tolist()
+        self.start_i = [int(s) for s in self.start]
+        self.end = beatmap.end_ms.tolist()
+        self.end_i = [int(e) for e in self.end]
+        self.hx = beatmap.x.tolist()
+        self.hy = beatmap.y.tolist()
+        self.stacked = (beatmap.stack_height > 0).tolist()
+        self.fade = [int(s - beatmap.preempt_ms) for s in self.start]
+        w300, w100, w50 = beatmap.hit_windows
+        self.w = (w300, w100, w50)
+
+        self.result = [UNJUDGED] * n
+        self.judged_at = [math.nan] * n
+        self.hit_error = [math.nan] * n
+        self.done = [False] * n
+        self.done_at = [0] * n
+        # sliders
+        self.sl = {}
+        for i in np.flatnonzero(beatmap.kind == SLIDER):
+            ev = beatmap.slider_events_of(i)
+            self.sl[int(i)] = _SliderState(beatmap.ev_time[ev].tolist(), beatmap.ev_kind[ev].tolist())
+        self.sp = {}
+        for i in np.flatnonzero(beatmap.kind == SPINNER):
+            dur = self.end[i] - self.start[i]
+            self.sp[int(i)] = _SpinnerState(
+                requirement=rules.spinner_requirement(dur, beatmap.od),
+                max_accel=0.00008 + max(0.0, (5000.0 - dur) / 1000.0 / 2000.0),
+            )
+
+        # player
+        self.buttons = 0
+        self.game_down = False
+        self.mouse_down = 0
+        self.last_button = 0
+        self.last_button2 = 0
+        self.last_frame_t = 0
+        self.combo = 0
+        self.max_combo = 0
+        self.events: list[tuple[int, int, str, int]] = []
+        self.lo = 0  # first object that may still be unfinished
+        self.hi = 0  # objects [0, hi) have faded in
+        self.t = -(10**9)
+
+    # ------------------------------------------------------------------ helpers
+    def _combo(self, delta: int) -> None:
+        if delta > 0:
+            self.combo += 1
+            self.max_combo = max(self.max_combo, self.combo)
+        elif delta < 0:
+            self.combo = 0
+
+    def _finish_object(self, i: int, t: int, result: int) -> None:
+        self.result[i] = result
+        self.judged_at[i] = t
+        self.done[i] = True
+        self.done_at[i] = t
+        self.events.append((t, i, HIT, result))
+
+    def _result_for_delta(self, delta: float) -> int:
+        d = int(abs(delta))
+        w300, w100, w50 = self.w
+        return 300 if d < w300 else 100 if d < w100 else 50 if d < w50 else 0
+
+    def _visible(self, t: int) -> range:
+        """Objects in stable's 'processed' list at time t: faded in before t, not removed."""
+        fade = self.fade
+        n = len(fade)
+        while self.hi < n and fade[self.hi] <= t - 1:
+            self.hi += 1
+        while self.lo < self.hi and self.done[self.lo] and self.done_at[self.lo] < t:
+            self.lo += 1
+        return range(self.lo, self.hi)
+
+    def _removed(self, j: int, t: int) -> bool:
+        return self.done[j] and self.done_at[j] < t
+
+    def _can_be_hit(self, t: int, i: int) -> int:
+        """Notelock (danser CanBeHitStable + CanBeHit; RULES A7)."""
+        if self.kind[i] == CIRCLE:
+            for j in range(i - 1, self.lo - 1, -1):  # processed[index-1]
+                if not self._removed(j, t):
+                    if self.stacked[j] and not self.done[j]:
+                        return IGNORED  # don't shake stacks
+                    break
+        start = self.start[i]
+        for j in range(self.lo, i):
+            if not self.done[j] and self.end[j] + rules.NOTELOCK_2B_TOLERANCE_MS < start:
+                return SHAKE
+        if abs(t - start) >= rules.HITTABLE_RANGE_MS:
+            return SHAKE
+        return CLICK
+
+    # ------------------------------------------------------------------ frame
+    def step(self, t_ms: int, x: float, y: float, keys: int, post_until_ms: int | None = None) -> list:
+        """Feed one frame (map time, cursor in osu!px, key bits); returns its events.
+
+        ``post_until_ms``: judge object ends on every ms until then (pre-2019-05-06 replays).
+        """
+        t = int(t_ms)
+        first_event = len(self.events)
+        visible = self._visible(t)
+        left, right = bool(keys & M1), bool(keys & M2)
+        prev_left, prev_right = bool(self.buttons & LEFT), bool(self.buttons & RIGHT)
+        left_cond = left and not prev_left
+        right_cond = right and not prev_right
+        now = (LEFT if left else 0) | (RIGHT if right else 0)
+        if now != self.buttons:
+            self.game_down = left or right
+            self.last_button2 = self.last_button
+            self.last_button = self.mouse_down
+            self.mouse_down = now
+        self.left_cond, self.right_cond = left_cond, right_cond
+
+        # 1. click
+        self.left_e, self.right_e = left_cond, right_cond
+        if left_cond or right_cond:
+            for i in visible:
+                if not (self.left_e or self.right_e):
+                    break
+                k = self.kind[i]
+                if k == CIRCLE:
+                    self._click_circle(i, t, x, y)
+                elif k == SLIDER:
+                    self._click_slider(i, t, x, y)
+        self.buttons = now
+
+        # 2. track
+        slider_seen = False
+        for i in visible:
+            k = self.kind[i]
+            if k == SLIDER:
+                if slider_seen:
+                    continue
+                if not self.done[i]:
+                    slider_seen = True
+                    self._track_slider(i, t, x, y)
+            elif k == SPINNER and not self.done[i]:
+                self._spin(i, t, x, y)
+        self.last_frame_t = t
+
+        # 3. post
+        post_t = t if post_until_ms is None else max(t, int(post_until_ms) - 1)
+        for i in visible:
+            if not self.done[i]:
+                self._post(i, t, post_t)
+        self.t = t
+        return self.events[first_event:]
+
+    def finish(self, complete: bool = True) -> JudgeResult:
+        """Judge what remains.  ``complete=False`` (a failed or quit play) leaves objects
+        after the last frame unjudged, as osu! counts only what it judged before the end."""
+        if complete:
+            t_end = int(max(self.end)) + self.w[2] + 1
+            for i in range(self.lo, len(self.kind)):
+                if not self.done[i]:
+                    self._post(i, max(self.t, t_end), t_end)
+        n = len(self.kind)
+        parts = np.full((n, 2), -1, np.int32)
+        for i, s in self.sl.items():
+            parts[i] = (s.scored + (1 if s.start_result > 0 else 0), len(s.times) + 1)
+        spins = np.full((n, 2), -1, np.int32)
+        for i, s in self.sp.items():
+            spins[i] = (s.scoring_count, s.requirement)
+        return JudgeResult(
+            result=np.array(self.result, np.int16),
+            judged_at_ms=np.array(self.judged_at, np.float64),
+            hit_error_ms=np.array(self.hit_error, np.float64),
+            slider_parts=parts,
+            spinner_half_turns=spins,
+            max_combo=self.max_combo,
+            events=self.events,
+        )
+
+    # ------------------------------------------------------------------ circles
+    def _click_circle(self, i: int, t: int, x: float, y: float) -> None:
+        if self.done[i]:
+            return
+        if (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 > self.radius * self.radius:
+            return
+        action = self._can_be_hit(t, i)
+        if action != CLICK:
+            self.left_e = self.right_e = False  # a shaken or ignored press is used up
+            return
+        if self.left_e:
+            self.left_e = False
+        else:
+            self.right_e = False
+        res = self._result_for_delta(t - self.start[i])
+        if res:
+            self.hit_error[i] = t - self.start[i]
+        self._combo(+1 if res else -1)
+        self._finish_object(i, t, res)
+
+    # ------------------------------------------------------------------ sliders
+    def _click_slider(self, i: int, t: int, x: float, y: float) -> None:
+        s = self.sl[i]
+        if s.start_hit or self.done[i]:
+            return
+        action = self._can_be_hit(t, i)
+        if (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 > self.radius * self.radius:
+            return  # a positional miss changes nothing in stable
+        if action != CLICK:
+            self.left_e = self.right_e = False
+            return
+        if self.left_e:
+            self.left_e = False
+        else:
+            self.right_e = False
+        s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
+        s.start_result = self._result_for_delta(t - self.start[i])
+        s.start_hit = True
+        if s.start_result:
+            self.hit_error[i] = t - self.start[i]
+        self._combo(+1 if s.start_result else -1)
+        self.events.append((t, i, HEAD, s.start_result))
+
+    def _track_slider(self, i: int, t: int, x: float, y: float) -> None:
+        if t < self.start[i]:
+            return
+        s = self.sl[i]
+        swap_ok = self.game_down and not (self.last_button == (LEFT | RIGHT) and self.last_button2 == self.mouse_down)
+        acceptable = False
+        if self.game_down:
+            if s.down_button == 0 or (self.mouse_down != (LEFT | RIGHT) and swap_ok):
+                s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
+                acceptable = True
+            elif self.mouse_down & s.down_button:
+                acceptable = True
+        else:
+            s.down_button = 0
+        acceptable = acceptable or swap_ok
+        r = self.radius * rules.FOLLOW_RADIUS_FACTOR if s.sliding else self.radius
+        bx, by = self.bm.ball_position(i, t)
+        allowable = acceptable and (x - bx) ** 2 + (y - by) ** 2 < r * r
+        if allowable and not s.sliding:
+            s.sliding = True
+            s.slide_start = t
+        # stable scores at most one point per frame
+        k = s.scored + s.missed
+        if k < len(s.times) and s.times[k] <= t:
+            if allowable and s.slide_start <= s.times[k]:
+                s.scored += 1
+                self._combo(+1)
+                self.events.append((t, i, TICK, 1))
+            else:
+                s.missed += 1
+                if s.kinds[k] != EVENT_TAIL:
+                    self._combo(-1)  # a missed last tick only withholds combo
+                self.events.append((t, i, TICK, 0))
+        if not allowable and s.sliding and s.scored + s.missed < len(s.times):
+            s.sliding = False
+
+    # ------------------------------------------------------------------ spinners
+    def _spin(self, i: int, t: int, x: float, y: float) -> None:
+        if not (self.start[i] < t < self.end[i]):
+            return
+        s = self.sp[i]
+        dt = float(t - self.last_frame_t) if self.last_frame_t != 0 else rules.STABLE_FRAME_MS
+        max_accel = s.max_accel * dt / self.rate
+        if self.spun_out:
+            s.velocity = rules.SPUN_OUT_VELOCITY
+        elif s.theoretical > s.velocity:
+            s.velocity += min(s.theoretical - s.velocity, max_accel)
+        else:
+            s.velocity += max(s.theoretical - s.velocity, -max_accel)
+        s.velocity = max(-rules.SPINNER_MAX_VELOCITY, min(s.velocity, rules.SPINNER_MAX_VELOCITY))
+
+        angle = math.atan2(y - rules.SPINNER_CENTRE[1], x - rules.SPINNER_CENTRE[0])
+        if not self.old_spinner_scoring and not s.updated_before:
+            s.last_angle = angle
+            s.updated_before = True
+        diff = angle - s.last_angle
+        if diff < -math.pi:
+            diff += 2 * math.pi
+        elif diff > math.pi:
+            diff -= 2 * math.pi
+        decay = 0.999**dt
+        s.frame_variance = decay * s.frame_variance + (1 - decay) * dt
+        if diff == 0:
+            s.zero_count += 1
+            s.theoretical = s.theoretical / 3 if s.zero_count < 2 else 0.0
+        else:
+            s.zero_count = 0
+            if not self.game_down:
+                diff = 0.0
+            if abs(diff) < math.pi:
+                if s.frame_variance / self.rate > rules.STABLE_FRAME_MS * 1.04:
+                    s.theoretical = diff / (dt / self.rate) if dt > 0 else 0.0
+                else:
+                    s.theoretical = diff / rules.STABLE_FRAME_MS
+            else:
+                s.theoretical = 0.0
+        s.last_angle = angle
+        s.rotation_f += abs(s.velocity * dt) / math.pi
+        count = int(s.rotation_f)
+        if count != s.last_count:
+            s.scoring_count += 1
+            s.last_count = count
+            self.events.append((t, i, SPIN, s.scoring_count))
+
+    # ------------------------------------------------------------------ post
+    def _post(self, i: int, t: int, post_t: int) -> None:
+        """Time-outs at ``post_t`` (the frame time, or later for old replays); events
+        are stamped with the first ms at which they would have fired."""
+        k = self.kind[i]
+        w50 = self.w[2]
+        if k == CIRCLE:
+            deadline = self.start_i[i] + w50
+            if post_t > deadline:
+                self._combo(-1)
+                self._finish_object(i, max(t, deadline + 1), 0)
+        elif k == SLIDER:
+            s = self.sl[i]
+            deadline = self.start_i[i] + w50
+            if post_t > deadline and not s.start_hit:
+                s.start_hit = True
+                s.start_result = 0
+                s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
+                self._combo(-1)
+                self.events.append((max(t, deadline + 1), i, HEAD, 0))
+            if post_t >= self.end_i[i]:
+                s.start_hit = True
+                hits = s.scored + (1 if s.start_result > 0 else 0)
+                res = rules.slider_result(hits, len(s.times) + 1)
+                if res == 0:
+                    self._combo(-1)
+                self._finish_object(i, max(t, self.end_i[i]), res)
+        else:
+            if post_t >= self.end[i]:
+                s = self.sp[i]
+                great, ok, meh = rules.spinner_thresholds(s.requirement, self.old_spinner_scoring)
+                c = s.scoring_count
+                if (not self.old_spinner_scoring and s.requirement == 0) or c >= great:
+                    res = 300
+                elif c >= ok:
+                    res = 100
+                elif c >= meh:
+                    res = 50
+                else:
+                    res = 0
+                self._combo(+1 if res else -1)
+                self._finish_object(i, max(t, self.end_i[i]), res)
+
+
+class _SliderState:
+    __slots__ = ("times", "kinds", "start_hit", "start_result", "down_button", "sliding", "slide_start", "scored", "missed")
+
+    def __init__(self, times: list, kinds: list):
+        self.times = times
+        self.kinds = kinds
+        self.start_hit = False
+        self.start_result = 0
+        self.down_button = 0
+        self.sliding = False
+        self.slide_start = 0
+        self.scored = 0
+        self.missed = 0
+
+
+class _SpinnerState:
+    __slots__ = (
+        "requirement", "max_accel", "velocity", "theoretical", "last_angle", "updated_before",
+        "frame_variance", "zero_count", "rotation_f", "last_count", "scoring_count",
+    )
+
+    def __init__(self, requirement: int, max_accel: float):
+        self.requirement = requirement
+        self.max_accel = max_accel
+        self.velocity = 0.0
+        self.theoretical = 0.0
+        self.last_angle = 0.0
+        self.updated_before = False
+        self.frame_variance = rules.STABLE_FRAME_MS
+        self.zero_count = 0
+        self.rotation_f = 0.0
+        self.last_count = 0
+        self.scoring_count = 0
+
+
+def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True) -> JudgeResult:
+    """Judge a whole replay on a beatmap the way osu!stable did.
+
+    ``beatmap`` must be loaded with the replay's mods (see :func:`load_pair`).  A replay
+    that stops before the last object ends is treated as failed/quit: objects after its
+    last frame stay unjudged, as in the game.
+    """
+    if check_md5 and replay.beatmap_md5 and replay.beatmap_md5 != beatmap.md5:
+        raise ReplayError(
+            f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
+        )
+    version = replay.game_version or 10**8
+    j = Judge(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION)
+    t, xs, ys, ks = replay.t_ms, replay.x, replay.y, replay.keys
+    n = t.shape[0]
+    old_ends = version < rules.NEW_OBJECT_END_HANDLING_VERSION
+    t_list, x_list, y_list, k_list = t.tolist(), xs.tolist(), ys.tolist(), ks.tolist()
+    step = j.step
+    for f in range(n):
+        until = t_list[f + 1] if (old_ends and f + 1 < n) else None
+        step(t_list[f], x_list[f], y_list[f], k_list[f], until)
+    complete = n > 0 and t_list[-1] >= int(beatmap.end_ms.max()) - 1
+    return j.finish(complete=complete)

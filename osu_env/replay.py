@@ -1,0 +1,166 @@
+"""Load and save ``.osr`` replays via ``osrparse``, as numpy frame arrays plus the header.
+
+Frames are cleaned the way osu! itself plays them back (osu.Game/Scoring/Legacy/
+LegacyScoreDecoder.cs): the two leading ``(256, -500)`` frames that stable writes at
+t=0 and at the skip boundary are dropped, and frames with a negative delta are skipped
+while their delta still moves the clock.  Times are cumulative map (song) time in ms;
+under DT/HT they are *not* rescaled, since hit windows live in map time too.
+"""
+from __future__ import annotations
+
+import hashlib
+import lzma
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import osrparse
+from osrparse.utils import GameMode, Key, Mod, ReplayEventOsu
+
+from .errors import ReplayError
+from .rules import Mods
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A play: frames (``t_ms`` int64, ``x``/``y`` osu!px, ``keys`` bit field) and header.
+
+    ``counts`` are what osu! recorded when the play ended: (n300, n100, n50, nmiss);
+    for a replay that we produced they are our judge's.
+    """
+
+    path: str
+    player: str
+    beatmap_md5: str
+    mods: int
+    game_version: int
+    t_ms: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    keys: np.ndarray
+    n300: int = 0
+    n100: int = 0
+    n50: int = 0
+    nmiss: int = 0
+    ngeki: int = 0
+    nkatu: int = 0
+    max_combo: int = 0
+    score: int = 0
+    timestamp: datetime | None = None
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.n300, self.n100, self.n50, self.nmiss
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.t_ms.shape[0])
+
+    @property
+    def mod_names(self) -> str:
+        names = [m.name for m in Mods if self.mods & m and not (m is Mods.DoubleTime and self.mods & Mods.Nightcore)]
+        return ",".join(names) if names else "NM"
+
+
+def clean_frames(deltas: np.ndarray, xs: np.ndarray, ys: np.ndarray, keys: np.ndarray):
+    """Cumulative times and the frames osu! keeps (see module docstring). Arrays in, arrays out."""
+    t = np.cumsum(deltas.astype(np.int64))
+    keep = deltas >= 0
+    lead = min(2, len(xs))
+    keep[:lead] &= ~((xs[:lead] == 256) & (ys[:lead] == -500))
+    t, xs, ys, keys = t[keep], xs[keep], ys[keep], keys[keep]
+    order = np.argsort(t, kind="stable")
+    return t[order], xs[order], ys[order], keys[order]
+
+
+def load_replay(path: str | Path) -> Replay:
+    """Read an osu!standard ``.osr``; raises :class:`ReplayError` naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReplayError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ReplayError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        r = osrparse.Replay.from_string(raw)
+    except (lzma.LZMAError, EOFError) as e:
+        raise ReplayError(f"{path}: truncated or corrupt replay data ({e or 'unexpected end of file'})") from None
+    except Exception as e:  # osrparse raises struct.error/ValueError/IndexError on bad bytes
+        raise ReplayError(f"{path}: not a readable .osr replay ({type(e).__name__}: {e})") from None
+    if r.mode != GameMode.STD:
+        raise ReplayError(f"{path}: replay is for {r.mode.name.lower()}, not osu!standard")
+    events = [e for e in r.replay_data if isinstance(e, ReplayEventOsu)]
+    if not events:
+        raise ReplayError(f"{path}: replay has no cursor frames (truncated?)")
+    deltas = np.fromiter((e.time_delta for e in events), np.int64, len(events))
+    xs = np.fromiter((e.x for e in events), np.float64, len(events))
+    ys = np.fromiter((e.y for e in events), np.float64, len(events))
+    ks = np.fromiter((int(e.keys) for e in events), np.int64, len(events))
+    t, xs, ys, ks = clean_frames(deltas, xs, ys, ks)
+    if t.size == 0:
+        raise ReplayError(f"{path}: replay has no playable frames")
+    return Replay(
+        path=str(path),
+        player=r.username or "",
+        beatmap_md5=r.beatmap_hash or "",
+        mods=int(r.mods),
+        game_version=int(r.game_version),
+        t_ms=t,
+        x=xs,
+        y=ys,
+        keys=ks,
+        n300=int(r.count_300),
+        n100=int(r.count_100),
+        n50=int(r.count_50),
+        nmiss=int(r.count_miss),
+        ngeki=int(r.count_geki),
+        nkatu=int(r.count_katu),
+        max_combo=int(r.max_combo),
+        score=int(r.score),
+        timestamp=r.timestamp,
+    )
+
+
+def save_replay(replay: Replay, path: str | Path, game_version: int = 20250702) -> Path:
+    """Write ``replay`` as an ``.osr`` that osu! opens (frames, md5, player, mods, counts).
+
+    Frame times are written as integer deltas; stable expects a leading zero frame and a
+    final ``-12345`` seed frame, which osrparse appends from ``rng_seed``.
+    """
+    path = Path(path)
+    t = np.asarray(replay.t_ms, np.int64)
+    deltas = np.diff(np.concatenate([[0], t]))
+    events = [ReplayEventOsu(0, 256.0, -500.0, Key(0))]
+    events += [
+        ReplayEventOsu(int(d), float(x), float(y), Key(int(k)))
+        for d, x, y, k in zip(deltas, replay.x, replay.y, replay.keys)
+    ]
+    ts = replay.timestamp or datetime.now(timezone.utc)
+    replay_hash = hashlib.md5(f"{replay.player}{replay.beatmap_md5}{replay.score}{ts.isoformat()}".encode()).hexdigest()
+    r = osrparse.Replay(
+        mode=GameMode.STD,
+        game_version=int(replay.game_version or game_version),
+        beatmap_hash=replay.beatmap_md5,
+        username=replay.player,
+        replay_hash=replay_hash,
+        count_300=replay.n300,
+        count_100=replay.n100,
+        count_50=replay.n50,
+        count_geki=replay.ngeki,
+        count_katu=replay.nkatu,
+        count_miss=replay.nmiss,
+        score=replay.score,
+        max_combo=replay.max_combo,
+        perfect=replay.nmiss == 0,
+        mods=Mod(int(replay.mods)),
+        life_bar_graph=None,
+        timestamp=ts,
+        replay_data=events,
+        replay_id=0,
+        rng_seed=0,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    r.write_path(str(path))
+    return path

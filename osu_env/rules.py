@@ -1,0 +1,153 @@
+"""osu!stable's gameplay formulas and constants, in one place.
+
+Every number here comes from the game's own rules; the comment beside each names
+where it was read (see ``../shared/RULES.md`` for the collected sources).  Game
+("map") time is used throughout: hit windows, preempt and replay frame times all live
+in song time, so DT/HT only change the clock rate, never the judgement windows.
+"""
+from __future__ import annotations
+
+import math
+from enum import IntFlag
+
+import numpy as np
+
+
+class Mods(IntFlag):
+    """osu!'s mod bit field, as stored in ``.osr`` headers."""
+
+    NoFail = 1
+    Easy = 2
+    TouchDevice = 4
+    Hidden = 8
+    HardRock = 16
+    SuddenDeath = 32
+    DoubleTime = 64
+    Relax = 128
+    HalfTime = 256
+    Nightcore = 512  # always set together with DoubleTime
+    Flashlight = 1024
+    Autoplay = 2048
+    SpunOut = 4096
+    Autopilot = 8192
+    Perfect = 16384
+
+
+# Keys in replay frames (wiki osr file format; circlecore utils.Key).  Only the two
+# "mouse" bits matter for judging: K1 is always written together with M1, K2 with M2.
+M1, M2, K1, K2, SMOKE = 1, 2, 4, 8, 16
+KEY_MASK = M1 | M2
+
+PLAYFIELD_W, PLAYFIELD_H = 512, 384
+SPINNER_CENTRE = (256.0, 192.0)
+
+HITTABLE_RANGE_MS = 400  # a press further than this from an object is ignored (R/Scoring/OsuHitWindows MISS_WINDOW)
+NOTELOCK_2B_TOLERANCE_MS = 3  # danser ruleset.go Tolerance2B
+STACK_DISTANCE_PX = 3  # R/Beatmaps/OsuBeatmapProcessor.cs
+FOLLOW_RADIUS_FACTOR = 2.4  # R/Objects/Drawables/DrawableSliderBall.cs FOLLOW_AREA
+SLIDER_TAIL_LENIENCY_MS = 36  # R/Objects/Slider.cs TAIL_LENIENCY (legacy last tick)
+GAMEFIELD_ROUNDING_ALLOWANCE = 1.00041  # stable's "broken gamefield rounding allowance"
+SPINNER_MAX_VELOCITY = 0.05  # rad/ms, ~477 RPM (R/Replays/OsuAutoGenerator.cs)
+SPUN_OUT_VELOCITY = 0.03  # rad/ms, ~287 RPM (wiki Spun Out)
+STABLE_FRAME_MS = 1000.0 / 60.0  # danser spinner.go FrameTime
+# Replays from clients before these versions used older rules (danser rcontroller.go).
+NEW_OBJECT_END_HANDLING_VERSION = 20190506  # object ends scored only on replay frames
+NEW_SPINNER_SCORING_VERSION = 20190510  # post-2019-05-10 spinner thresholds
+
+
+def difficulty_range(value: float, lo: float, mid: float, hi: float) -> float:
+    """osu!'s DR(v, min, mid, max) (osu.Game/Beatmaps/IBeatmapDifficultyInfo.cs)."""
+    if value > 5:
+        return mid + (hi - mid) * (value - 5) / 5
+    if value < 5:
+        return mid + (mid - lo) * (value - 5) / 5
+    return mid
+
+
+def apply_mods_to_difficulty(cs: float, ar: float, od: float, hp: float, mods: int) -> tuple[float, float, float, float]:
+    """CS/AR/OD/HP after HR (x1.3 CS, x1.4 others, capped at 10) or EZ (x0.5).
+
+    Sources: osu.Game/Rulesets/Mods/ModHardRock.cs (ADJUST_RATIO 1.4), ModEasy.cs (0.5).
+    DT/HT do not touch these: the judge runs in map time.
+    """
+    if mods & Mods.HardRock:
+        cs, ar, od, hp = min(cs * 1.3, 10.0), min(ar * 1.4, 10.0), min(od * 1.4, 10.0), min(hp * 1.4, 10.0)
+    elif mods & Mods.Easy:
+        cs, ar, od, hp = cs * 0.5, ar * 0.5, od * 0.5, hp * 0.5
+    return cs, ar, od, hp
+
+
+def circle_radius(cs: float) -> float:
+    """Hit circle radius in osu!px: DR(CS, 54.4, 32, 9.6) x 1.00041 (danser difficulty.go; A3)."""
+    return difficulty_range(cs, 54.4, 32.0, 9.6) * GAMEFIELD_ROUNDING_ALLOWANCE
+
+
+def hit_windows(od: float) -> tuple[int, int, int]:
+    """Half-widths of the 300/100/50 windows in ms, floored: a hit counts when
+    ``|error| < window`` on integer ms (R/Scoring/OsuHitWindows.cs; danser GetResultForDelta)."""
+    return (
+        int(math.floor(difficulty_range(od, 80, 50, 20))),
+        int(math.floor(difficulty_range(od, 140, 100, 60))),
+        int(math.floor(difficulty_range(od, 200, 150, 100))),
+    )
+
+
+def preempt_ms(ar: float) -> int:
+    """Approach time: DR(AR, 1800, 1200, 450) truncated to int (R/Objects/OsuHitObject.cs)."""
+    return int(difficulty_range(ar, 1800, 1200, 450))
+
+
+def fade_in_ms(preempt: float) -> float:
+    """Fade-in duration: 400 x min(1, preempt / 450) (R/Objects/OsuHitObject.cs TimeFadeIn)."""
+    return 400.0 * min(1.0, preempt / 450.0)
+
+
+def clock_rate(mods: int) -> float:
+    """Real-time speed of the song: 1.5 for DT/NC, 0.75 for HT (danser BaseModSpeed)."""
+    if mods & (Mods.DoubleTime | Mods.Nightcore):
+        return 1.5
+    if mods & Mods.HalfTime:
+        return 0.75
+    return 1.0
+
+
+def spinner_requirement(duration_ms: float, od: float) -> int:
+    """Half-turns needed to clear a spinner: floor(seconds x DR(OD, 3, 5, 7.5)) (A10)."""
+    return int(duration_ms / 1000.0 * difficulty_range(od, 3, 5, 7.5))
+
+
+def spinner_thresholds(requirement: int, old_scoring: bool) -> tuple[int, int, int]:
+    """Half-turn counts needed for 300/100/50 (danser spinner.go getRequirement*).
+
+    Replays before 2019-05-10 used req+2 / req+1 / req; later ones req+1 / req-1 / req//4.
+    """
+    if old_scoring:
+        return requirement + 2, requirement + 1, requirement
+    return requirement + 1, requirement - 1, requirement // 4
+
+
+def slider_result(hit_parts: int, total_parts: int) -> int:
+    """Stable slider judgement from the fraction of parts (head, ticks, repeats, tail) hit (A9)."""
+    if hit_parts == total_parts:
+        return 300
+    if hit_parts * 2 >= total_parts:
+        return 100
+    if hit_parts > 0:
+        return 50
+    return 0
+
+
+def accuracy_percent(n300: int, n100: int, n50: int, nmiss: int) -> float:
+    """osu!stable accuracy over whole objects, in percent (A12)."""
+    total = n300 + n100 + n50 + nmiss
+    if total == 0:
+        return 100.0
+    return 100.0 * (300 * n300 + 100 * n100 + 50 * n50) / (300 * total)
+
+
+def unstable_rate(errors_ms: np.ndarray) -> float:
+    """10 x population std of hit errors in map ms (circlecore; wiki Unstable_rate)."""
+    errors_ms = np.asarray(errors_ms, dtype=np.float64)
+    if errors_ms.size == 0:
+        return 0.0
+    return float(10.0 * errors_ms.std())
