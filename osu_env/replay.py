@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import osrparse
+import osrparse.replay
 from osrparse.utils import GameMode, Key, Mod, ReplayEventOsu
 
 from .errors import ReplayError
@@ -63,15 +64,46 @@ class Replay:
         return ",".join(names) if names else "NM"
 
 
-def clean_frames(deltas: np.ndarray, xs: np.ndarray, ys: np.ndarray, keys: np.ndarray):
-    """Cumulative times and the frames osu! keeps (see module docstring). Arrays in, arrays out."""
-    t = np.cumsum(deltas.astype(np.int64))
-    keep = deltas >= 0
-    lead = min(2, len(xs))
-    keep[:lead] &= ~((xs[:lead] == 256) & (ys[:lead] == -500))
+class _FrameTextUnpacker(osrparse.replay._Unpacker):
+    """osrparse's reader, keeping the decoded frame text: osrparse drops the two leading
+    (256, -500) frames *with* their time deltas, which shifts every later frame."""
+
+    frame_text = ""
+
+    def parse_replay_data(self, replay_data_str, mode):
+        self.frame_text = replay_data_str
+        return osrparse.replay._Unpacker.parse_replay_data(replay_data_str, mode)
+
+
+def parse_frame_text(text: str):
+    """Raw ``w|x|y|z`` frames -> (t_ms, x, y, keys) the way osu! plays them back.
+
+    Follows osu.Game/Scoring/Legacy/LegacyScoreDecoder.cs (itself citing stable's
+    ReplayWatcher): drop the ``-12345`` seed frame, fix up the first frames' times, drop
+    the leading (256, -500) frames after their deltas have moved the clock, then skip
+    frames that go back in time until the clock catches up (as circleguard does).
+    """
+    rows = [f.split("|") for f in text.strip().rstrip(",").split(",") if f]
+    rows = [r for r in rows if len(r) >= 4 and r[0] != "-12345"]
+    if not rows:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty, empty.astype(np.int64)
+    deltas = np.array([round(float(r[0])) for r in rows], np.int64)
+    xs = np.array([float(r[1]) for r in rows])
+    ys = np.array([float(r[2]) for r in rows])
+    keys = np.array([int(float(r[3])) for r in rows], np.int64)
+    t = np.cumsum(deltas)
+    if len(t) >= 2 and t[1] < t[0]:
+        t[1], t[0] = t[0], 0
+    if len(t) >= 3 and t[0] > t[2]:
+        t[0] = t[1] = t[2]
+    keep = np.ones(len(t), bool)
+    for i in (1, 0):
+        if len(t) > i and xs[i] == 256 and ys[i] == -500:
+            keep[i] = False
     t, xs, ys, keys = t[keep], xs[keep], ys[keep], keys[keep]
-    order = np.argsort(t, kind="stable")
-    return t[order], xs[order], ys[order], keys[order]
+    forward = t >= np.maximum.accumulate(t)
+    return t[forward], xs[forward], ys[forward], keys[forward]
 
 
 def load_replay(path: str | Path) -> Replay:
@@ -84,23 +116,17 @@ def load_replay(path: str | Path) -> Replay:
     except OSError as e:
         raise ReplayError(f"{path}: cannot read ({e.strerror})") from None
     try:
-        r = osrparse.Replay.from_string(raw)
+        unpacker = _FrameTextUnpacker(raw)
+        r = unpacker.unpack()
     except (lzma.LZMAError, EOFError) as e:
         raise ReplayError(f"{path}: truncated or corrupt replay data ({e or 'unexpected end of file'})") from None
     except Exception as e:  # osrparse raises struct.error/ValueError/IndexError on bad bytes
         raise ReplayError(f"{path}: not a readable .osr replay ({type(e).__name__}: {e})") from None
     if r.mode != GameMode.STD:
         raise ReplayError(f"{path}: replay is for {r.mode.name.lower()}, not osu!standard")
-    events = [e for e in r.replay_data if isinstance(e, ReplayEventOsu)]
-    if not events:
-        raise ReplayError(f"{path}: replay has no cursor frames (truncated?)")
-    deltas = np.fromiter((e.time_delta for e in events), np.int64, len(events))
-    xs = np.fromiter((e.x for e in events), np.float64, len(events))
-    ys = np.fromiter((e.y for e in events), np.float64, len(events))
-    ks = np.fromiter((int(e.keys) for e in events), np.int64, len(events))
-    t, xs, ys, ks = clean_frames(deltas, xs, ys, ks)
+    t, xs, ys, ks = parse_frame_text(unpacker.frame_text)
     if t.size == 0:
-        raise ReplayError(f"{path}: replay has no playable frames")
+        raise ReplayError(f"{path}: replay has no cursor frames (truncated?)")
     return Replay(
         path=str(path),
         player=r.username or "",
