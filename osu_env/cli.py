@@ -13,6 +13,7 @@ from pathlib import Path
 from .errors import OsuInputError, ReplayError
 
 EXIT_BAD_INPUT = 2
+DEMO_MAP = Path(__file__).resolve().parent / "demo" / "tour.osu"
 
 
 def _judge(args: argparse.Namespace) -> int:
@@ -52,6 +53,30 @@ def _judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """The built-in default: the bundled demo map, played by autoplay, saved and judged."""
+    from agents.baselines import autoplay_replay
+
+    from .beatmap import load_beatmap
+    from .judge import judge
+    from .replay import save_replay
+
+    beatmap = load_beatmap(DEMO_MAP)
+    replay = autoplay_replay(beatmap)
+    result = judge(beatmap, replay)
+    replay = _with_counts(replay, result)
+    save_replay(replay, args.out)
+    print(f"wrote {args.out}: {beatmap.display_name} played by autoplay")
+    args.map, args.replay, args.force = DEMO_MAP, args.out, False
+    return _judge(args)
+
+
+def _with_counts(replay, result):
+    from dataclasses import replace
+
+    return replace(replay, n300=result.n300, n100=result.n100, n50=result.n50, nmiss=result.nmiss, max_combo=result.max_combo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="osu-imitation", description="osu!standard judge, environment and imitation agents.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     j.add_argument("--force", action="store_true", help="judge even if the replay was made on another map (md5 mismatch)")
     j.set_defaults(func=_judge)
+    d = sub.add_parser("demo", help="play the bundled demo map with autoplay, save the .osr and judge it")
+    d.add_argument("--out", type=Path, default=Path("demo_autoplay.osr"), help="where to write the replay")
+    d.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    d.set_defaults(func=_demo)
     return p
 
 
