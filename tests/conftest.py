@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny inline maps for rule tests, and the real data in ../shared/data."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from osu_env.corpus import data_dir
+from osu_env.replay import Replay
+
+HEADER = """osu file format v14
+
+[General]
+AudioFilename: audio.mp3
+AudioLeadIn: 0
+PreviewTime: -1
+Countdown: 0
+SampleSet: Normal
+StackLeniency: {stack_leniency}
+Mode: {mode}
+LetterboxInBreaks: 0
+WidescreenStoryboard: 0
+
+[Editor]
+DistanceSpacing: 1
+BeatDivisor: 4
+GridSize: 8
+TimelineZoom: 1
+
+[Metadata]
+Title:t
+Artist:a
+Creator:c
+Version:v
+Source:
+Tags:
+BeatmapID:0
+BeatmapSetID:-1
+TitleUnicode:t
+ArtistUnicode:a
+
+[Difficulty]
+HPDrainRate:5
+CircleSize:{cs}
+OverallDifficulty:{od}
+ApproachRate:{ar}
+SliderMultiplier:{sv}
+SliderTickRate:1
+
+[Events]
+
+[TimingPoints]
+0,500,4,2,0,60,1,0
+
+[HitObjects]
+"""
+
+
+@pytest.fixture
+def make_map(tmp_path):
+    """Write a tiny .osu from hit-object lines; returns its path. 500 ms/beat, SV 1.4."""
+    counter = iter(range(10**6))
+
+    def make(objects: list[str], cs=4, od=5, ar=9, sv=1.4, stack_leniency=0.7, mode=0):
+        text = HEADER.format(cs=cs, od=od, ar=ar, sv=sv, stack_leniency=stack_leniency, mode=mode) + "\n".join(objects) + "\n"
+        path = tmp_path / f"map{next(counter)}.osu"
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+        return path
+
+    return make
+
+
+def frames(*rows, mods=0, md5="") -> Replay:
+    """A replay from (t_ms, x, y, keys) rows."""
+    a = np.array(rows, dtype=np.float64)
+    return Replay(path="inline", player="test", beatmap_md5=md5, mods=mods, game_version=20250702,
+                  t_ms=a[:, 0].astype(np.int64), x=a[:, 1], y=a[:, 2], keys=a[:, 3].astype(np.int64))
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    root = data_dir()
+    if not (root / "manifest.csv").exists():
+        pytest.skip(f"real osu! data not found at {root} (set OSU_IMITATION_DATA); tests on bundled maps still run")
+    return root

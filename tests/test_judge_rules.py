@@ -1,0 +1,168 @@
+"""Each osu!stable rule on a tiny inline map, with hand-made frames."""
+import math
+
+import numpy as np
+import pytest
+
+from agents.baselines import autoplay_frames, autoplay_replay
+from osu_env.beatmap import load_beatmap
+from osu_env.judge import Judge, judge
+from osu_env.rules import K1, M1, Mods
+from tests.conftest import frames
+
+LEFT = M1 | K1
+
+
+def tap(t, x, y):
+    """Press at t, release 30 ms later."""
+    return [(t, x, y, LEFT), (t + 30, x, y, 0)]
+
+
+@pytest.mark.parametrize("error,expected", [(0, 300), (49, 300), (50, 100), (-99, 100), (100, 50), (149, 50), (-150, 0)])
+def test_circle_judged_by_floored_windows(make_map, error, expected):
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=5))
+    res = judge(bm, frames((500, 0, 0, 0), *tap(1000 + error, 100, 100), (3000, 0, 0, 0)))
+    assert res.result[0] == expected
+
+
+def test_press_outside_circle_radius_does_not_hit(make_map):
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"]))
+    res = judge(bm, frames((500, 0, 0, 0), *tap(1000, 100 + bm.radius + 1, 100), (3000, 0, 0, 0)))
+    assert res.result[0] == 0
+
+
+def test_notelock_blocks_second_circle(make_map):
+    objects = ["100,100,1000,1,0,0:0:0:0:", "400,300,1100,1,0,0:0:0:0:"]
+    bm = load_beatmap(make_map(objects, od=5))
+    # First circle still waiting (its 50 window runs to 1150): the press on the second shakes.
+    res = judge(bm, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0)))
+    assert res.counts == (0, 0, 0, 2)
+    # Without the first circle the same press hits.
+    alone = load_beatmap(make_map(objects[1:], od=5))
+    assert judge(alone, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0))).result[0] == 300
+
+
+def test_objects_within_2b_tolerance_do_not_lock(make_map):
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "400,300,1002,1,0,0:0:0:0:"], od=5))
+    res = judge(bm, frames((500, 0, 0, 0), *tap(1000, 400, 300), *tap(1040, 100, 100), (3000, 0, 0, 0)))
+    assert res.counts == (2, 0, 0, 0)
+
+
+def test_stacking_offsets_circles_up_left(make_map):
+    same = ["200,200,1000,1,0,0:0:0:0:", "200,200,1200,1,0,0:0:0:0:", "200,200,1400,1,0,0:0:0:0:"]
+    bm = load_beatmap(make_map(same))
+    assert bm.stack_height.tolist() == [2, 1, 0]
+    step = bm.radius / 10
+    assert bm.x.tolist() == pytest.approx([200 - 2 * step, 200 - step, 200])
+    assert bm.y.tolist() == pytest.approx([200 - 2 * step, 200 - step, 200])
+    # Far apart in time (beyond preempt x stack leniency) they do not stack.
+    far = load_beatmap(make_map(["200,200,1000,1,0,0:0:0:0:", "200,200,5000,1,0,0:0:0:0:"]))
+    assert far.stack_height.tolist() == [0, 0]
+
+
+def _slider_play(bm, release_at):
+    """Press the head on time and follow the ball, releasing at ``release_at``."""
+    t = np.arange(900, 2200, 10)
+    rows = []
+    for tf in t:
+        x, y = bm.ball_position(0, float(max(tf, 1000)))
+        rows.append((tf, x, y, LEFT if 1000 <= tf < release_at else 0))
+    return frames(*rows)
+
+
+def test_slider_end_missed_gives_100(make_map):
+    bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))  # 2 beats: tick at 1500, last tick at 1964
+    assert bm.ev_time.tolist() == [1500, 1964]
+    assert judge(bm, _slider_play(bm, release_at=2100)).result[0] == 300
+    res = judge(bm, _slider_play(bm, release_at=1700))  # head + tick, last tick missed: 2 of 3
+    assert res.result[0] == 100
+    assert res.slider_parts[0].tolist() == [2, 3]
+    assert res.max_combo == 2  # a missed last tick withholds combo but does not break it
+
+
+def test_slider_follow_circle_is_2_4_radius_once_tracking(make_map):
+    bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))
+    offset = bm.radius * 2.0  # inside 2.4r, outside r
+    rows = [(900, 100, 200, 0), (1000, 100, 200, LEFT)]
+    for tf in range(1010, 2100, 10):
+        x, y = bm.ball_position(0, float(tf))
+        rows.append((tf, x, y + offset, LEFT))
+    rows.append((2200, 0, 0, 0))
+    assert judge(bm, frames(*rows)).result[0] == 300
+
+
+def _spin_play(bm, stop_at):
+    """Circle the centre at ~0.06 rad/ms while holding, standing still after ``stop_at``."""
+    rows, angle = [], 0.0
+    for tf in np.arange(900, 4600, 1000 / 60):
+        tf = int(round(tf))
+        if tf < stop_at:
+            angle = (tf - 1000) * 0.06
+        rows.append((tf, 256 + 60 * math.cos(angle), 192 + 60 * math.sin(angle), LEFT if 1000 <= tf <= 4000 else 0))
+    return frames(*rows)
+
+
+def test_spinner_one_rotation_short_is_not_a_300(make_map):
+    bm = load_beatmap(make_map(["256,192,1000,12,0,4000,0:0:0:0:"], od=5))
+    req = 15  # 3 s x 5 half-turns/s at OD 5
+    full = judge(bm, _spin_play(bm, stop_at=5000))
+    assert full.result[0] == 300 and full.spinners_cleared == (1, 1)
+    # Find when to stop so the count lands exactly two half-turns (one rotation) below 300's need.
+    results = {}
+    for stop in range(1500, 4000, 20):
+        r = judge(bm, _spin_play(bm, stop_at=stop))
+        results.setdefault(int(r.spinner_half_turns[0, 0]), r.result[0])
+    assert results[req + 1] == 300
+    assert results[req - 1] == 100  # one rotation short of a 300
+    assert results[req - 2] == 50
+
+
+def test_spinner_rpm_is_capped(make_map):
+    bm = load_beatmap(make_map(["256,192,1000,12,0,4000,0:0:0:0:"], od=5))
+    rows, t = [], 900
+    while t < 4100:  # a cursor flicking round at 0.2 rad/ms: four times the cap
+        a = (t - 1000) * 0.2
+        rows.append((t, 256 + 60 * math.cos(a), 192 + 60 * math.sin(a), LEFT))
+        t += 10
+    spun = judge(bm, frames(*rows)).spinner_half_turns[0, 0]
+    assert spun <= 3000 * 0.05 / math.pi + 1  # 477 RPM for 3 s
+
+
+def test_hard_rock_flips_objects_and_scales_difficulty(make_map):
+    path = make_map(["100,100,1000,1,0,0:0:0:0:", "100,200,2000,2,0,L|300:100,1,140"], cs=4, od=5)
+    nm, hr = load_beatmap(path), load_beatmap(path, mods=Mods.HardRock)
+    assert hr.y[0] == pytest.approx(384 - nm.y[0])
+    assert hr.path_xy[-1, 1] == pytest.approx(384 - nm.path_xy[-1, 1])
+    assert hr.od == 7 and hr.cs == pytest.approx(5.2) and hr.radius < nm.radius
+    # Autoplay on the HR map plays it perfectly; the unflipped play misses under HR.
+    assert judge(hr, autoplay_replay(hr)).counts == (2, 0, 0, 0)
+    assert judge(hr, autoplay_replay(nm)).counts != (2, 0, 0, 0)
+
+
+def test_double_time_keeps_windows_in_map_time(make_map):
+    path = make_map(["100,100,1000,1,0,0:0:0:0:"], od=5)
+    dt = load_beatmap(path, mods=Mods.DoubleTime)
+    assert dt.clock_rate == 1.5 and dt.hit_windows == (50, 100, 150)
+    # A press 45 map-ms late (30 ms of real time) is still a 300 under DT.
+    assert judge(dt, frames((500, 0, 0, 0), *tap(1045, 100, 100), (3000, 0, 0, 0))).result[0] == 300
+
+
+def test_relax_plays_are_refused_clearly(make_map):
+    from osu_env.errors import ReplayError
+
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"]), mods=Mods.Relax)
+    with pytest.raises(ReplayError, match="Relax"):
+        Judge(bm)
+
+
+def test_streaming_judge_matches_whole_replay(make_map):
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "200,200,1500,2,0,L|300:200,2,100", "256,192,3000,12,0,5000,0:0:0:0:"]))
+    t, x, y, k = autoplay_frames(bm)
+    j = Judge(bm)
+    events = []
+    for f in range(len(t)):
+        events += j.step(t[f], x[f], y[f], k[f])
+    streamed = j.finish()
+    whole = judge(bm, autoplay_replay(bm))
+    assert streamed.counts == whole.counts == (3, 0, 0, 0)
+    assert [e for e in events if e[2] == "hit"] == [e for e in whole.events if e[2] == "hit"]
