@@ -166,3 +166,13 @@ def test_streaming_judge_matches_whole_replay(make_map):
     whole = judge(bm, autoplay_replay(bm))
     assert streamed.counts == whole.counts == (3, 0, 0, 0)
     assert [e for e in events if e[2] == "hit"] == [e for e in whole.events if e[2] == "hit"]
+
+
+def test_judge_ball_lookup_matches_beatmap_ball_position():
+    from osu_env.cli import DEMO_MAP
+
+    bm = load_beatmap(DEMO_MAP)
+    j = Judge(bm)
+    for i in np.flatnonzero(bm.kind == 1):
+        for t in np.linspace(bm.start_ms[i] - 10, bm.end_ms[i] + 10, 37):
+            assert j._ball(int(i), float(t)) == pytest.approx(bm.ball_position(int(i), float(t)))

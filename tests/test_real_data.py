@@ -59,3 +59,29 @@ def test_mods_in_real_replays_are_judged_exactly(human_rows, mods_name):
         pytest.skip(f"no human replay with {mods_name} in the data")
     exact = sum(r.exact for r in rows) / len(rows)
     assert exact >= 0.6, [(r.replay, r.game, r.ours) for r in rows if not r.exact]
+
+
+def test_frame_skipping_judge_matches_every_frame_reference(shared_data):
+    """The default judge skips idle frames; it must agree with stepping every frame."""
+    import numpy as np
+
+    from osu_env.errors import OsuInputError
+    from osu_env.replay import load_replay
+
+    with open(shared_data / "manifest.csv", newline="") as f:
+        manifest = list(csv.DictReader(f))
+    compared = 0
+    for m in manifest:
+        try:
+            rp = load_replay(shared_data / m["replay_file"])
+            bm = load_beatmap(shared_data / m["map_file"], mods=rp.mods)
+            ref = judge(bm, rp, every_frame=True)
+        except OsuInputError:
+            continue  # relax replays are refused by both
+        fast = judge(bm, rp)
+        compared += 1
+        assert np.array_equal(ref.result, fast.result), m["replay_file"]
+        assert ref.max_combo == fast.max_combo, m["replay_file"]
+        np.testing.assert_array_equal(ref.hit_error_ms, fast.hit_error_ms)
+        np.testing.assert_array_equal(ref.spinner_half_turns, fast.spinner_half_turns)
+    assert compared > 100
