@@ -18,7 +18,7 @@ import slider
 from slider import curve as slider_curve
 
 from . import rules
-from .errors import BeatmapError
+from .errors import BeatmapError, read_input
 
 CIRCLE, SLIDER, SPINNER = 0, 1, 2
 KIND_NAMES = ("circle", "slider", "spinner")
@@ -271,13 +271,7 @@ class Beatmap:
         return load_beatmap(self.path, mods=mods)
 
 
-def _parse(path: Path) -> slider.Beatmap:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BeatmapError(f"{path}: no such file") from None
-    except OSError as e:
-        raise BeatmapError(f"{path}: cannot read ({e.strerror})") from None
+def _parse(path: Path, raw: bytes) -> slider.Beatmap:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -297,8 +291,9 @@ def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
     a missing file, a non-.osu file, a malformed line, another game mode, no hit objects.
     """
     path = Path(path)
-    bm = _parse(path)
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    raw = read_input(path, BeatmapError)
+    bm = _parse(path, raw)
+    md5 = hashlib.md5(raw).hexdigest()
     mode = int(getattr(bm, "mode", 0))
     if mode != 0:
         names = {1: "osu!taiko", 2: "osu!catch", 3: "osu!mania"}

@@ -1,4 +1,5 @@
 """Errors a player can act on: each message names the file and what is wrong with it."""
+from pathlib import Path
 
 
 class OsuInputError(Exception):
@@ -11,3 +12,13 @@ class BeatmapError(OsuInputError):
 
 class ReplayError(OsuInputError):
     """A ``.osr`` file that cannot be used: missing, truncated, wrong mode, wrong map."""
+
+
+def read_input(path: Path, error: type[OsuInputError]) -> bytes:
+    """The bytes of a file the user named, or ``error`` saying which file and why not."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror})") from None

@@ -19,7 +19,7 @@ import osrparse
 import osrparse.replay
 from osrparse.utils import GameMode, Key, Mod, ReplayEventOsu
 
-from .errors import ReplayError
+from .errors import ReplayError, read_input
 from .rules import Mods
 
 
@@ -109,12 +109,7 @@ def parse_frame_text(text: str):
 def load_replay(path: str | Path) -> Replay:
     """Read an osu!standard ``.osr``; raises :class:`ReplayError` naming the file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ReplayError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ReplayError(f"{path}: cannot read ({e.strerror})") from None
+    raw = read_input(path, ReplayError)
     try:
         unpacker = _FrameTextUnpacker(raw)
         r = unpacker.unpack()
