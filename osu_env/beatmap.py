@@ -150,6 +150,20 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
     return poly, dist
 
 
+def path_distance_at(elapsed_ms: float, span_ms: float, spans: int, length_px: float) -> float:
+    """Distance along the path of a slider's ball ``elapsed_ms`` after its start.
+
+    The ball runs forward on even spans and back on odd ones; before the start and
+    after the end it rests at the head and at the final position.
+    """
+    if span_ms <= 0:
+        return 0.0
+    elapsed = min(max(elapsed_ms, 0.0), span_ms * spans)
+    span = min(int(elapsed // span_ms), spans - 1)
+    progress = (elapsed - span * span_ms) / span_ms
+    return (1.0 - progress if span % 2 else progress) * length_px
+
+
 def _point_at(poly: np.ndarray, dist: np.ndarray, d: np.ndarray) -> np.ndarray:
     d = np.clip(d, 0.0, dist[-1])
     return np.column_stack([np.interp(d, dist, poly[:, 0]), np.interp(d, dist, poly[:, 1])])
@@ -254,16 +268,7 @@ class Beatmap:
         """Slider ball position at map time ``t_ms`` (clamped to the slider's span)."""
         s = int(self.slider_index[obj])
         poly, dist = self.slider_path_of(obj)
-        span_ms = float(self.span_ms[s])
-        elapsed = min(max(t_ms - float(self.start_ms[obj]), 0.0), span_ms * int(self.spans[s]))
-        if span_ms <= 0:
-            progress = 0.0
-        else:
-            span = min(int(elapsed // span_ms), int(self.spans[s]) - 1)
-            progress = (elapsed - span * span_ms) / span_ms
-            if span % 2 == 1:
-                progress = 1.0 - progress
-        d = progress * float(dist[-1])
+        d = path_distance_at(t_ms - float(self.start_ms[obj]), float(self.span_ms[s]), int(self.spans[s]), float(dist[-1]))
         return float(np.interp(d, dist, poly[:, 0])), float(np.interp(d, dist, poly[:, 1]))
 
     def with_mods(self, mods: int) -> "Beatmap":
@@ -492,14 +497,7 @@ def _slider_events(start: float, span_ms: float, spans: int, length: float, velo
     end = start + duration
     times.append(max(int(start) + int(duration) // 2, int(end) - rules.SLIDER_TAIL_LENIENCY_MS))
     kinds.append(EVENT_TAIL)
-    # The last tick sits on the path where the ball is at that time.
-    t_rel = times[-1] - start
-    if span_ms > 0:
-        span = min(int(t_rel // span_ms), spans - 1)
-        p = (t_rel - span * span_ms) / span_ms
-        ds.append((1 - p if span % 2 else p) * length)
-    else:
-        ds.append(0.0)
+    ds.append(path_distance_at(times[-1] - start, span_ms, spans, length))  # where the ball is then
     return np.array(times, np.int64), np.array(kinds, np.int8), np.array(ds, np.float64)
 
 

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import OsuInputError, ReplayError
+from .errors import OsuInputError, WrongBeatmapError
 
 EXIT_BAD_INPUT = 2
 DEMO_MAP = Path(__file__).resolve().parent / "demo" / "tour.osu"
@@ -23,11 +23,10 @@ def _judge(args: argparse.Namespace) -> int:
 
     replay = load_replay(args.replay)
     beatmap = load_beatmap(args.map, mods=replay.mods)
-    if replay.beatmap_md5 != beatmap.md5 and not args.force:
-        raise ReplayError(
-            f"{args.replay}: replay is for beatmap {replay.beatmap_md5}, not {args.map} ({beatmap.md5}); use --force to judge anyway"
-        )
-    result = judge(beatmap, replay, check_md5=False)
+    try:
+        result = judge(beatmap, replay, check_md5=not args.force)
+    except WrongBeatmapError as e:
+        raise WrongBeatmapError(f"{e}; use --force to judge anyway") from None
     out = result.to_dict()
     out.update(
         {

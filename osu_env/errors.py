@@ -14,6 +14,10 @@ class ReplayError(OsuInputError):
     """A ``.osr`` file that cannot be used: missing, truncated, wrong mode, wrong map."""
 
 
+class WrongBeatmapError(ReplayError):
+    """A replay judged against a map whose md5 is not the one it was played on."""
+
+
 def read_input(path: Path, error: type[OsuInputError]) -> bytes:
     """The bytes of a file the user named, or ``error`` saying which file and why not."""
     try:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
-from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap
-from .errors import ReplayError
+from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap, path_distance_at
+from .errors import ReplayError, WrongBeatmapError
 from .replay import Replay
 from .rules import M1, M2, Mods
 
@@ -384,13 +384,7 @@ class Judge:
             path = (dist.tolist(), poly[:, 0].tolist(), poly[:, 1].tolist(), float(self.bm.span_ms[s]), int(self.bm.spans[s]))
             self._paths[i] = path
         dist, xs, ys, span_ms, spans = path
-        elapsed = min(max(t - self.start[i], 0.0), span_ms * spans)
-        if span_ms <= 0:
-            d = 0.0
-        else:
-            span = min(int(elapsed // span_ms), spans - 1)
-            p = (elapsed - span * span_ms) / span_ms
-            d = (1.0 - p if span % 2 else p) * dist[-1]
+        d = path_distance_at(t - self.start[i], span_ms, spans, dist[-1])
         k = bisect_right(dist, d)
         if k >= len(dist):
             return xs[-1], ys[-1]
@@ -561,7 +555,7 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
     the default skips frames where nothing can be judged (see :func:`frames_that_matter`).
     """
     if check_md5 and replay.beatmap_md5 and replay.beatmap_md5 != beatmap.md5:
-        raise ReplayError(
+        raise WrongBeatmapError(
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
         )
     version = replay.game_version or 10**8

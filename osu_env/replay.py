@@ -2,8 +2,8 @@
 
 Frames are cleaned the way osu! itself plays them back (osu.Game/Scoring/Legacy/
 LegacyScoreDecoder.cs): the two leading ``(256, -500)`` frames that stable writes at
-t=0 and at the skip boundary are dropped, and frames with a negative delta are skipped
-while their delta still moves the clock.  Times are cumulative map (song) time in ms;
+t=0 and at the skip boundary are dropped after their deltas have moved the clock, and
+frames that go back in time are skipped until the clock catches up.  Times are cumulative map (song) time in ms;
 under DT/HT they are *not* rescaled, since hit windows live in map time too.
 """
 from __future__ import annotations
