@@ -70,6 +70,89 @@ def _demo(args: argparse.Namespace) -> int:
     return _judge(args)
 
 
+def _map_and_mods(args):
+    from . import rules
+    from .beatmap import load_beatmap
+
+    try:
+        mods = rules.parse_mods(args.mods)
+    except ValueError as e:
+        raise OsuInputError(str(e)) from None
+    return load_beatmap(args.map or DEMO_MAP, mods=mods)
+
+
+def _agent_play(args, beatmap):
+    """Let the named agent play ``beatmap``: the judged :class:`Play`."""
+    from agents.runner import make_agent, play
+
+    agent = make_agent(args.agent, checkpoint=args.checkpoint)
+    return play(agent, beatmap, seed=args.seed)
+
+
+def _play(args: argparse.Namespace) -> int:
+    """An agent plays a map; the play is written as an .osr osu! can open."""
+    from .replay import save_replay
+
+    beatmap = _map_and_mods(args)
+    p = _agent_play(args, beatmap)
+    replay = p.to_replay(player=args.player or f"osu-imitation {args.agent}")
+    out = args.out or Path(f"{args.agent}.osr")
+    save_replay(replay, out)
+    r = p.result
+    cleared, spinners = r.spinners_cleared
+    print(f"wrote {out}: {beatmap.display_name} [{replay.mod_names}] played by {args.agent}")
+    print(f"300 {r.n300}  100 {r.n100}  50 {r.n50}  miss {r.nmiss}  combo {r.max_combo}  "
+          f"accuracy {r.accuracy:.2f}%  UR {r.unstable_rate:.1f}  spinners {cleared}/{spinners}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    """Draw a replay or an agent's play to a window, a video, a GIF or one PNG frame."""
+    from .judge import judge
+    from .render import Renderer, replay_frames, write_video
+    from .replay import load_replay
+
+    if args.replay and args.agent:
+        raise OsuInputError("give either --replay or --agent, not both")
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise OsuInputError(f"--size {args.size!r}: expected WIDTHxHEIGHT such as 640x480") from None
+    if args.replay:
+        replay = load_replay(args.replay)
+        if args.map is None:
+            raise OsuInputError(f"{args.replay}: --map is needed to draw a replay")
+        from .beatmap import load_beatmap
+
+        beatmap = load_beatmap(args.map, mods=replay.mods)
+        judge(beatmap, replay, check_md5=not args.force)  # refuses a replay made on another map
+        who = replay.player or "replay"
+    else:
+        args.agent = args.agent or "autoplay"
+        beatmap = _map_and_mods(args)
+        replay = _agent_play(args, beatmap).to_replay()
+        who = args.agent
+    start = args.start * 1000 if args.start is not None else None
+    duration = args.duration * 1000 if args.duration is not None else None
+    if args.window:
+        renderer = Renderer(beatmap, size=(width, height), window=True)
+        for _ in replay_frames(beatmap, replay, fps=args.fps, start_ms=start, duration_ms=duration, renderer=renderer):
+            renderer.present(int(args.fps))
+        renderer.close()
+        return 0
+    out = args.out or Path("render.mp4")
+    frames = replay_frames(beatmap, replay, fps=args.fps, size=(width, height), start_ms=start, duration_ms=duration)
+    if out.suffix.lower() == ".png":
+        import imageio.v2 as imageio
+
+        imageio.imwrite(out, next(frames))
+        n = 1
+    else:
+        n = write_video(frames, out, fps=args.fps)
+    print(f"wrote {out}: {n} frames of {beatmap.display_name} played by {who}")
+    return 0
+
+
 def _with_counts(replay, result):
     from dataclasses import replace
 
@@ -89,7 +172,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("demo_autoplay.osr"), help="where to write the replay")
     d.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     d.set_defaults(func=_demo)
+    pl = sub.add_parser("play", help="let an agent play a map and write the replay (.osr)")
+    _agent_args(pl)
+    pl.add_argument("--out", type=Path, help="where to write the .osr (default: AGENT.osr)")
+    pl.add_argument("--player", help="player name in the replay header (default: osu-imitation AGENT)")
+    pl.set_defaults(func=_play)
+    r = sub.add_parser("render", help="draw a replay or an agent's play: window, .mp4, .gif or one .png frame")
+    _agent_args(r, agent_default=None)
+    r.add_argument("--replay", type=Path, help=".osr replay to draw (instead of --agent)")
+    r.add_argument("--out", type=Path, help=".mp4, .gif, or .png for one frame at --start (default: render.mp4)")
+    r.add_argument("--window", action="store_true", help="show a pygame window instead of writing a file")
+    r.add_argument("--fps", type=float, default=60.0, help="video frames per second of real time")
+    r.add_argument("--size", default="640x480", help="frame size WIDTHxHEIGHT in pixels")
+    r.add_argument("--start", type=float, help="start at this map time, in seconds")
+    r.add_argument("--duration", type=float, help="draw this many seconds of map time")
+    r.add_argument("--force", action="store_true", help="draw a replay even if it was made on another map")
+    r.set_defaults(func=_render)
     return p
+
+
+def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:
+    p.add_argument("--map", type=Path, help=".osu beatmap (default: the bundled demo map)")
+    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, wgan, gail (default: autoplay)")
+    p.add_argument("--checkpoint", type=Path, help="trained model for bc/wgan/gail")
+    p.add_argument("--mods", default="NM", help="mods as acronyms, e.g. HDHR or DT")
+    p.add_argument("--seed", type=int, default=0, help="random seed for agents that sample")
 
 
 def main(argv: list[str] | None = None) -> int:

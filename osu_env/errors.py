@@ -26,3 +26,7 @@ def read_input(path: Path, error: type[OsuInputError]) -> bytes:
         raise error(f"{path}: no such file") from None
     except OSError as e:
         raise error(f"{path}: cannot read ({e.strerror})") from None
+
+
+class AgentError(OsuInputError):
+    """An agent that cannot be made: unknown name, missing or unreadable checkpoint."""

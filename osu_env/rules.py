@@ -151,3 +151,54 @@ def unstable_rate(errors_ms: np.ndarray) -> float:
     if errors_ms.size == 0:
         return 0.0
     return float(10.0 * errors_ms.std())
+
+
+MOD_ACRONYMS = {
+    "NF": Mods.NoFail, "EZ": Mods.Easy, "TD": Mods.TouchDevice, "HD": Mods.Hidden,
+    "HR": Mods.HardRock, "SD": Mods.SuddenDeath, "DT": Mods.DoubleTime, "RX": Mods.Relax,
+    "HT": Mods.HalfTime, "NC": Mods.Nightcore | Mods.DoubleTime, "FL": Mods.Flashlight,
+    "SO": Mods.SpunOut, "AP": Mods.Autopilot, "PF": Mods.Perfect | Mods.SuddenDeath,
+}
+
+
+def parse_mods(text: str | int | None) -> int:
+    """Mods from osu!'s acronyms ("HDHR", "hd,dt", "NM") or a bit field; ValueError names a bad one."""
+    if text is None:
+        return 0
+    if isinstance(text, int):
+        return int(text)
+    s = text.upper().replace(",", "").replace("+", "").replace(" ", "")
+    if s in ("", "NM", "NOMOD"):
+        return 0
+    if s.isdigit():
+        return int(s)
+    if len(s) % 2:
+        raise ValueError(f"mods {text!r}: expected two-letter acronyms such as HDHR")
+    mods = 0
+    for i in range(0, len(s), 2):
+        acronym = s[i : i + 2]
+        if acronym not in MOD_ACRONYMS:
+            raise ValueError(f"mods {text!r}: unknown mod {acronym!r} (known: {' '.join(MOD_ACRONYMS)})")
+        mods |= MOD_ACRONYMS[acronym]
+    return int(mods)
+
+
+def score_difficulty_multiplier(hp: float, od: float, cs: float, n_objects: int, drain_s: float) -> int:
+    """ScoreV1 difficulty multiplier (A12; danser scorev1.go), without the float32 quirks."""
+    density = min(max(n_objects / max(drain_s, 1.0) * 8.0, 0.0), 16.0)
+    return int(round((hp + od + cs + density) / 38.0 * 5.0))
+
+
+def score_mod_multiplier(mods: int) -> float:
+    """ScoreV1 mod multiplier (wiki Score multiplier): EZ/NF 0.5, HT 0.3, HR/HD 1.06, DT/FL 1.12, SO 0.9."""
+    m = 1.0
+    for flag, f in ((Mods.Easy, 0.5), (Mods.NoFail, 0.5), (Mods.HalfTime, 0.3), (Mods.HardRock, 1.06),
+                    (Mods.Hidden, 1.06), (Mods.DoubleTime, 1.12), (Mods.Flashlight, 1.12), (Mods.SpunOut, 0.9)):
+        if mods & flag:
+            m *= f
+    return m
+
+
+def hit_score(value: int, combo_before: int, difficulty_multiplier: int, mod_multiplier: float) -> int:
+    """ScoreV1 for one judgement of ``value`` (300/100/50) at ``combo_before`` (A12)."""
+    return int(value + value * max(combo_before - 1, 0) * difficulty_multiplier * mod_multiplier / 25.0)

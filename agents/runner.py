@@ -1,0 +1,47 @@
+"""Make agents by name and let them play a map in the env.
+
+Every agent answers ``reset(beatmap, seed) -> frame times or None`` and
+``act(obs, t_ms) -> action``; ``closed_loop`` agents read the observation and play in
+:class:`~osu_env.env.OsuEnv`.  Open-loop ones (the scripted players) step the env's own
+:class:`~osu_env.env.Play` directly, skipping the observations they never read.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from osu_env.beatmap import Beatmap
+from osu_env.env import OsuEnv, Play, action_to_frame
+from osu_env.errors import AgentError
+
+from .baselines import SCRIPTED
+
+LEARNED = ("bc", "wgan", "gail", "wgan+keys")
+AGENT_NAMES = tuple(SCRIPTED) + LEARNED
+
+
+def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
+    """An agent by name: ``autoplay``, ``flower``, ``humanized`` or a trained model."""
+    if name in SCRIPTED:
+        return SCRIPTED[name](**kwargs)
+    if name in LEARNED:
+        if checkpoint is None:
+            raise AgentError(f"agent {name!r} is a trained model: pass --checkpoint (made by `osu-imitation train`)")
+        raise AgentError(f"agent {name!r}: this build cannot load {name} checkpoints yet ({checkpoint})")
+    raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
+
+
+def play(agent, beatmap: Beatmap, *, seed: int | None = None) -> Play:
+    """Play ``beatmap`` to the end with ``agent``; the returned :class:`Play` holds the
+    judged result (``.result``), the counts and the frames (``.to_replay()``)."""
+    times = agent.reset(beatmap, seed)
+    if getattr(agent, "closed_loop", True):
+        env = OsuEnv(beatmap)
+        obs, _ = env.reset(seed=seed, options={"frame_times_ms": times} if times is not None else None)
+        done = False
+        while not done:
+            obs, _, done, _, _ = env.step(agent.act(obs, env.play.t_ms))
+        return env.play
+    p = Play(beatmap, frame_times_ms=times)
+    while not p.done:
+        p.advance(*action_to_frame(agent.act(None, p.t_ms)))
+    return p
