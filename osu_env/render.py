@@ -270,7 +270,9 @@ class Renderer:
     # ---------------------------------------------------------------- output
     def to_array(self) -> np.ndarray:
         """The frame as an ``(H, W, 3)`` uint8 array."""
-        return np.ascontiguousarray(self.pg.surfarray.pixels3d(self.screen).swapaxes(0, 1))
+        w, h = self.size
+        # tobytes writes rows in order, so no transpose copy (surfarray's is ~5x slower)
+        return np.frombuffer(self.pg.image.tobytes(self.screen, "RGB"), np.uint8).reshape(h, w, 3)
 
     def present(self, fps: int) -> None:
         self.pg.event.pump()

@@ -115,3 +115,31 @@ def test_demo_command_writes_an_osr_and_judges_it(tmp_path, capsys):
     assert main(["demo", "--out", str(out)]) == 0
     assert load_replay(out).counts == (load_beatmap(DEMO_MAP).n_objects, 0, 0, 0)
     assert "accuracy 100.00%" in capsys.readouterr().out
+
+
+def test_play_writes_an_osr_osu_can_open(tmp_path, capsys):
+    """The .osr carries the map's md5, the player, the mods and the judge's counts."""
+    from osu_env.rules import Mods
+
+    out = tmp_path / "humanized.osr"
+    assert main(["play", "--agent", "humanized", "--mods", "HDHR", "--seed", "4", "--out", str(out), "--player", "tester"]) == 0
+    printed = capsys.readouterr().out
+    raw = osrparse.Replay.from_path(out)
+    bm = load_beatmap(DEMO_MAP, mods=Mods.Hidden | Mods.HardRock)
+    assert raw.beatmap_hash == bm.md5 and raw.username == "tester"
+    assert int(raw.mods) == Mods.Hidden | Mods.HardRock
+    ours = load_replay(out)
+    res = judge(bm, ours)
+    assert (raw.count_300, raw.count_100, raw.count_50, raw.count_miss) == res.counts
+    assert raw.max_combo == res.max_combo and sum(res.counts) == bm.n_objects
+    assert f"300 {res.n300}" in printed
+
+
+def test_play_bad_input_is_one_clear_line(tmp_path, capsys):
+    assert main(["play", "--agent", "dance-dance", "--out", str(tmp_path / "x.osr")]) == 2
+    assert "unknown agent 'dance-dance'" in capsys.readouterr().err
+    assert main(["play", "--map", str(tmp_path / "nope.osu")]) == 2
+    assert "nope.osu: no such file" in capsys.readouterr().err
+    assert main(["play", "--mods", "ZZ"]) == 2
+    assert "unknown mod 'ZZ'" in capsys.readouterr().err
+    assert not (tmp_path / "x.osr").exists()
