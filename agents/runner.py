@@ -26,6 +26,10 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     if name in LEARNED:
         if checkpoint is None:
             raise AgentError(f"agent {name!r} is a trained model: pass --checkpoint (made by `osu-imitation train`)")
+        if name == "bc":
+            from .lstm import BCAgent
+
+            return BCAgent(checkpoint, **kwargs)
         raise AgentError(f"agent {name!r}: this build cannot load {name} checkpoints yet ({checkpoint})")
     raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
 

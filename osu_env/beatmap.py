@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from .errors import BeatmapError, read_input
 
 CIRCLE, SLIDER, SPINNER = 0, 1, 2
 KIND_NAMES = ("circle", "slider", "spinner")
+PLAYFIELD_HEIGHT = 384.0
 EVENT_TICK, EVENT_REPEAT, EVENT_TAIL = 0, 1, 2
 
 BASE_SCORING_DISTANCE = 100.0  # R/Objects/Slider.cs
@@ -270,6 +271,14 @@ class Beatmap:
         poly, dist = self.slider_path_of(obj)
         d = path_distance_at(t_ms - float(self.start_ms[obj]), float(self.span_ms[s]), int(self.spans[s]), float(dist[-1]))
         return float(np.interp(d, dist, poly[:, 0])), float(np.interp(d, dist, poly[:, 1]))
+
+    def mirrored(self) -> "Beatmap":
+        """The map upside down (y -> 384 - y), difficulty unchanged: what HR does to the
+        geometry.  Used to undo HR in training data and to augment it with mirrored maps."""
+        path_xy = self.path_xy.copy()
+        path_xy[:, 1] = PLAYFIELD_HEIGHT - path_xy[:, 1]
+        flip = lambda a: _frozen(PLAYFIELD_HEIGHT - a)  # noqa: E731
+        return replace(self, y=flip(self.y), end_y=flip(self.end_y), ev_y=flip(self.ev_y), path_xy=_frozen(path_xy))
 
     def with_mods(self, mods: int) -> "Beatmap":
         """The same map under other mods (recomputes difficulty, stacking and the HR flip)."""

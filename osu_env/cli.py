@@ -153,6 +153,63 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset(args: argparse.Namespace) -> int:
+    """Pair replays with maps by md5 and write the cached training dataset."""
+    from agents.dataset import build_from_folders
+
+    meta, skipped = build_from_folders(args.maps, args.replays, args.out, k=args.k, val_fraction=args.val_fraction,
+                                       seed=args.seed, phases=args.phases)
+    eps = meta["episodes"]
+    n_val = sum(e["split"] == "val" for e in eps)
+    print(f"wrote {args.out}: {len(eps)} sequences ({len(eps) - n_val} train, {n_val} validation on "
+          f"{len(meta['val_maps'])} held-out maps), {meta['frames']} steps of {meta['step_ms']:.2f} ms")
+    if skipped:
+        print(f"skipped {len(skipped)} file(s):")
+        for s in skipped:
+            print(f"  {s.path}: {s.reason}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train a model; only bc exists so far."""
+    if args.model != "bc":
+        raise OsuInputError(f"train {args.model}: not available yet (this build trains bc)")
+    from agents.train import BCArgs, train_bc
+
+    fields = BCArgs.__dataclass_fields__
+    metrics = train_bc(BCArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Play maps with an agent and print per-map and overall scores."""
+    import json
+
+    from agents.evaluate import evaluate, format_table, maps_in
+    from agents.runner import make_agent
+
+    from . import rules
+    from .beatmap import load_beatmap
+
+    mods = rules.parse_mods(args.mods)
+    kwargs = {"temperature": args.temperature} if args.agent == "bc" else {}
+    agent = make_agent(args.agent, checkpoint=args.checkpoint, **kwargs)
+    maps = [load_beatmap(p, mods=mods) for p in maps_in(args.maps)]
+    if args.held_out:
+        from agents.dataset import Dataset
+
+        held = set(Dataset(args.held_out).meta["val_maps"])
+        maps = [m for m in maps if m.md5 in held]
+    if not maps:
+        raise OsuInputError(f"{' '.join(map(str, args.maps))}: no maps to evaluate on")
+    scores, summary = evaluate(agent, maps, seed=args.seed)
+    print(format_table(args.agent, scores, summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"agent": args.agent, "summary": summary, "maps": [s.__dict__ for s in scores]}, indent=1))
+    return 0
+
+
 def _with_counts(replay, result):
     from dataclasses import replace
 
@@ -188,6 +245,42 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=float, help="draw this many seconds of map time")
     r.add_argument("--force", action="store_true", help="draw a replay even if it was made on another map")
     r.set_defaults(func=_render)
+    ds = sub.add_parser("dataset", help="pair replays with maps by md5 and write a cached training dataset")
+    ds.add_argument("--maps", required=True, type=Path, help="folder of .osu files, searched recursively (e.g. osu!/Songs)")
+    ds.add_argument("--replays", required=True, type=Path, help="folder of .osr files, searched recursively (e.g. osu!/Replays)")
+    ds.add_argument("--out", required=True, type=Path, help="dataset folder to write")
+    ds.add_argument("--k", type=int, default=4, help="upcoming objects in each observation")
+    ds.add_argument("--val-fraction", type=float, default=0.15, help="share of maps held out for validation")
+    ds.add_argument("--phases", type=int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
+    ds.add_argument("--seed", type=int, default=0, help="seed of the map split")
+    ds.set_defaults(func=_dataset)
+    tr = sub.add_parser("train", help="train a model on a dataset (bc)")
+    tr.add_argument("model", choices=["bc", "wgan", "gail", "keys"], help="what to train")
+    tr.add_argument("--data", required=True, help="dataset folder from `osu-imitation dataset`")
+    tr.add_argument("--out", required=True, help="checkpoint folder")
+    tr.add_argument("--steps", type=int, help="optimizer steps (default 3000)")
+    tr.add_argument("--batch", type=int, help="windows per step (default 32)")
+    tr.add_argument("--window", type=int, help="steps per window (default 256)")
+    tr.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    tr.add_argument("--hidden", type=int, help="LSTM width (default 256)")
+    tr.add_argument("--layers", type=int, help="LSTM layers (default 2)")
+    tr.add_argument("--no-mirror", dest="mirror", action="store_false", default=None, help="no mirror augmentation")
+    tr.add_argument("--seed", type=int, help="seed (default 0)")
+    tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")
+    tr.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
+    tr.add_argument("--val-every", type=int, help="steps between validation losses (default 200)")
+    tr.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
+    tr.set_defaults(func=_train)
+    ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
+    ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
+    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc")
+    ev.add_argument("--checkpoint", type=Path, help="trained model for bc")
+    ev.add_argument("--temperature", type=float, default=0.5, help="bc sampling temperature (0: most likely)")
+    ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
+    ev.add_argument("--mods", default="NM", help="mods as acronyms")
+    ev.add_argument("--seed", type=int, default=0, help="seed")
+    ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
+    ev.set_defaults(func=_evaluate)
     return p
 
 

@@ -63,6 +63,18 @@ def as_beatmap(beatmap: str | Path | Beatmap, mods: int | str | None = None) -> 
     return load_beatmap(beatmap, mods=rules.parse_mods(mods))
 
 
+def step_times(beatmap: Beatmap, step_ms: float = DEFAULT_STEP_MS, phase_ms: float = 0.0) -> np.ndarray:
+    """The env's clock on ``beatmap``: int map times ``step_ms`` apart from ``preempt + 500``
+    ms before the first object until every object is judged (last end + 50 window).
+    ``phase_ms`` shifts the grid (training data seen at other frame phases)."""
+    if not beatmap.n_objects:
+        return np.zeros(1, np.int64)
+    t0 = float(beatmap.start_ms[0]) - beatmap.preempt_ms - LEAD_IN_MS + phase_ms
+    end = float(beatmap.end_ms.max()) + beatmap.hit_window_50 + 1
+    n = int(np.ceil((end - t0) / step_ms)) + 1
+    return np.round(t0 + np.arange(n) * step_ms).astype(np.int64)
+
+
 class Play:
     """One player on one map: the clock, the judge, the running score and the frames.
 
@@ -84,9 +96,7 @@ class Play:
             if self.times.ndim != 1 or self.times.size == 0:
                 raise ValueError("frame_times_ms must be a non-empty 1-D sequence of map times")
         else:
-            t0 = float(beatmap.start_ms[0]) - beatmap.preempt_ms - LEAD_IN_MS if beatmap.n_objects else 0.0
-            n = int(np.ceil((self.end_ms - t0) / step_ms)) + 1
-            self.times = np.round(t0 + np.arange(n) * step_ms).astype(np.int64)
+            self.times = step_times(beatmap, step_ms)
         self._times = self.times.tolist()
         self.i = 0
         self.t_ms = self._times[0]  # map time of the next frame (of the last one once over)

@@ -1,0 +1,199 @@
+"""Human replays -> aligned (observation, action) sequences on the env's step grid, cached.
+
+For each replay, at every env step time ``t_i`` (:func:`osu_env.env.step_times`):
+
+- the observation is :func:`osu_env.features.observe` at ``t_i`` with the cursor where the
+  player had it one step earlier, exactly what the env shows a policy before it acts;
+- the action is where the player's cursor is at ``t_i`` (interpolated between frames, in
+  the env's action units) and whether each key was down at any moment within half a step
+  of ``t_i``, so a press lands on the nearest step and a tap shorter than a step is kept.
+
+Mods are normalised: HR plays are flipped back (map and cursor together, see
+:meth:`Beatmap.mirrored`; the HR difficulty stays), DT/HT stay in map time, as the env
+runs.  The cache is a folder: ``obs.npy`` (float32, N x D) and ``act.npy`` (float32, N x 4)
+memory-mapped, ``meta.json`` with the format version, feature size, step and one entry
+per replay (offset, length, map md5, player, mods, split).  The split is by map, so
+validation maps are never seen in training.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from osu_env.beatmap import Beatmap, load_beatmap
+from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, step_times
+from osu_env.errors import OsuInputError
+from osu_env.features import DEFAULT_K, ObjectTable, obs_size, observe
+from osu_env.library import Pair, Skipped, pair_replays
+from osu_env.replay import Replay
+from osu_env.rules import M1, M2, Mods
+
+FORMAT_VERSION = 1
+# Observation indices that flip sign when the map is mirrored top to bottom: the cursor's
+# y, and each object's head/aim/end y offsets (features.py's tables).
+GLOBAL_Y = (1,)
+OBJECT_Y = (4, 6, 8)
+
+
+def mirror_index(k: int) -> np.ndarray:
+    """Indices of the observation that change sign under a top-bottom mirror."""
+    from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
+
+    return np.array(list(GLOBAL_Y) + [GLOBAL_FEATURES + j * OBJECT_FEATURES + o for j in range(k) for o in OBJECT_Y])
+
+
+def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_MS, k: int = DEFAULT_K,
+                    phase_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(obs (n, D) float32, act (n, 4) float32) of ``replay`` on ``bm`` (loaded with its mods)."""
+    x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
+    if replay.mods & Mods.HardRock:
+        bm = bm.mirrored()
+        y = 384.0 - y
+    ft = replay.t_ms.astype(np.float64)
+    t = step_times(bm, step_ms, phase_ms).astype(np.float64)
+    t = t[(t >= ft[0]) & (t <= ft[-1])]
+    if t.size < 2:
+        raise OsuInputError(f"{replay.path}: replay does not cover the map's objects")
+    cx, cy = np.interp(t, ft, x), np.interp(t, ft, y)
+    prev_t = t - step_ms
+    px, py = np.interp(prev_t, ft, x), np.interp(prev_t, ft, y)
+    obs = observe(ObjectTable.build([bm]), np.zeros(t.size, np.int64), t, px, py, k)
+
+    act = np.empty((t.size, 4), np.float32)
+    act[:, 0] = (cx - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
+    act[:, 1] = (cy - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
+    # keys: down at any moment of the step centred on t_i, so a press lands on the
+    # nearest step (timing error within +-step/2, unbiased) and short taps are kept
+    hi = np.searchsorted(ft, t + step_ms / 2, side="right")
+    lo = np.searchsorted(ft, t - step_ms / 2, side="right")
+    for col, bit in ((2, M1), (3, M2)):
+        down = (replay.keys & bit) > 0
+        seen = np.concatenate([[0], np.cumsum(down)])
+        in_step = seen[hi] - seen[lo] > 0
+        held_before = down[np.maximum(lo - 1, 0)] & (lo > 0)  # still down from before the step
+        act[:, col] = in_step | held_before
+    return obs, act
+
+
+@dataclass
+class Episode:
+    replay: str
+    map: str
+    md5: str
+    player: str
+    mods: int
+    offset: int
+    length: int
+    split: str
+
+
+def build_dataset(pairs: list[Pair], out: str | Path, *, step_ms: float = DEFAULT_STEP_MS, k: int = DEFAULT_K,
+                  val_fraction: float = 0.15, seed: int = 0, phases: int = 1, progress: bool = True) -> tuple[dict, list[Skipped]]:
+    """Write the dataset for ``pairs`` to ``out``; returns (meta, skipped).
+
+    ``phases`` > 1 adds copies seen on grids shifted by ``step_ms / phases`` (small time
+    offsets that keep every rule true).  Written to a temporary folder, then renamed.
+    """
+    out = Path(out)
+    md5s = sorted({p.replay.beatmap_md5 for p in pairs})
+    order = np.random.default_rng(seed).permutation(len(md5s))
+    n_val = int(round(len(md5s) * val_fraction)) if len(md5s) > 1 else 0
+    val_maps = {md5s[i] for i in order[:n_val]}
+    obs_parts, act_parts, episodes, skipped = [], [], [], []
+    offset = 0
+    maps: dict[tuple[str, int], Beatmap] = {}
+    for pair in tqdm(pairs, desc="building sequences", unit="replay", disable=not progress):
+        rp = pair.replay
+        try:
+            key = (str(pair.map_path), rp.mods)
+            if key not in maps:
+                maps[key] = load_beatmap(pair.map_path, mods=rp.mods)
+            bm = maps[key]
+            seqs = [replay_sequence(bm, rp, step_ms, k, phase * step_ms / phases) for phase in range(phases)]
+        except OsuInputError as e:
+            skipped.append(Skipped(pair.replay_path, str(e)))
+            continue
+        for obs, act in seqs:
+            obs_parts.append(obs)
+            act_parts.append(act)
+            episodes.append(Episode(str(pair.replay_path), str(pair.map_path), rp.beatmap_md5, rp.player, rp.mods,
+                                    offset, len(obs), "val" if rp.beatmap_md5 in val_maps else "train"))
+            offset += len(obs)
+    if not episodes:
+        raise OsuInputError(f"{out}: no usable replay to build a dataset from ({len(skipped)} skipped)")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "obs_size": obs_size(k),
+        "k_objects": k,
+        "step_ms": step_ms,
+        "phases": phases,
+        "frames": offset,
+        "episodes": [e.__dict__ for e in episodes],
+        "val_maps": sorted(val_maps),
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "obs.npy", np.concatenate(obs_parts))
+    np.save(tmp / "act.npy", np.concatenate(act_parts))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return meta, skipped
+
+
+def build_from_folders(maps: str | Path, replays: str | Path, out: str | Path, progress: bool = True, **kwargs):
+    """Pair replays with maps and build the dataset; (meta, every skipped file with why)."""
+    pairs, skipped = pair_replays(maps, replays, progress)
+    if not pairs:
+        raise OsuInputError(f"{replays}: no replay could be paired with a map under {maps} ({len(skipped)} skipped)")
+    meta, more = build_dataset(pairs, out, progress=progress, **kwargs)
+    return meta, skipped + more
+
+
+class Dataset:
+    """A built dataset, memory-mapped; samples training windows."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        meta_path = path / "meta.json"
+        if not meta_path.exists():
+            raise OsuInputError(f"{path}: not a dataset (no meta.json); build one with `osu-imitation dataset`")
+        self.meta = json.loads(meta_path.read_text())
+        if self.meta.get("format_version") != FORMAT_VERSION:
+            raise OsuInputError(f"{path}: dataset format {self.meta.get('format_version')} is not {FORMAT_VERSION}; rebuild it")
+        self.obs = np.load(path / "obs.npy", mmap_mode="r")
+        self.act = np.load(path / "act.npy", mmap_mode="r")
+        self.episodes = [Episode(**e) for e in self.meta["episodes"]]
+        self.k = int(self.meta["k_objects"])
+
+    def split(self, name: str) -> list[Episode]:
+        return [e for e in self.episodes if e.split == name]
+
+    def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator):
+        """(obs (B, L, D), act (B, L, 4), prev_act (B, L, 4)) windows drawn in proportion
+        to episode length; ``prev_act`` is the action one step earlier (zeros at a start)."""
+        lengths = np.array([e.length for e in episodes], float)
+        picks = rng.choice(len(episodes), size=batch, p=lengths / lengths.sum())
+        D = self.obs.shape[1]
+        obs = np.zeros((batch, length, D), np.float32)
+        act = np.zeros((batch, length, 4), np.float32)
+        prev = np.zeros((batch, length, 4), np.float32)
+        for b, i in enumerate(picks):
+            e = episodes[i]
+            n = min(length, e.length)
+            s = e.offset + int(rng.integers(0, e.length - n + 1))
+            obs[b, :n] = self.obs[s : s + n]
+            act[b, :n] = self.act[s : s + n]
+            prev[b, 1:n] = self.act[s : s + n - 1]
+            if s > e.offset:
+                prev[b, 0] = self.act[s - 1]
+        return obs, act, prev

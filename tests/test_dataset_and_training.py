@@ -1,0 +1,178 @@
+"""Pairing replays with maps, the cached dataset, BC training, checkpoints and resume."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.baselines import Autoplay, Flower, Humanized
+from agents.dataset import Dataset, build_from_folders, replay_sequence
+from agents.lstm import BCAgent
+from agents.runner import make_agent, play
+from agents.train import BCArgs, train_bc
+from osu_env.beatmap import load_beatmap
+from osu_env.cli import DEMO_MAP, main
+from osu_env.library import pair_replays
+from osu_env.replay import save_replay
+from osu_env.rules import Mods
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(steps=6, batch=4, window=32, hidden=16, layers=1, mixtures=2, checkpoint_every=3, val_every=3)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A little osu! folder: the demo map and a second map, nine good replays, one truncated."""
+    root = tmp_path_factory.mktemp("osu")
+    songs, replays = root / "Songs" / "demo", root / "Replays"
+    songs.mkdir(parents=True)
+    replays.mkdir()
+    shutil.copy(DEMO_MAP, songs / "tour.osu")
+    second = songs.parent / "second" / "second.osu"
+    second.parent.mkdir()
+    text = DEMO_MAP.read_text().replace("Version:", "Version:Second ").replace("OverallDifficulty:", "OverallDifficulty:1")
+    second.write_text(text)
+    for path in (songs / "tour.osu", second):
+        bm = load_beatmap(path)
+        for i, agent in enumerate((Autoplay(), Flower(), Humanized(), Humanized(target_ur=90))):
+            save_replay(agent.replay(bm, seed=i), replays / f"{path.stem}-{agent.name}-{i}.osr")
+    hr = load_beatmap(songs / "tour.osu", mods=Mods.HardRock)
+    save_replay(Humanized().replay(hr, seed=9), replays / "tour-hr.osr")
+    good = (replays / "tour-autoplay-0.osr").read_bytes()
+    (replays / "broken.osr").write_bytes(good[: len(good) // 3])
+    return root
+
+
+def test_pairing_keeps_every_good_replay_and_names_the_bad_one(library):
+    pairs, skipped = pair_replays(library / "Songs", library / "Replays", progress=False)
+    assert len(pairs) == 9
+    assert [s.path.name for s in skipped] == ["broken.osr"]
+    assert "truncated" in skipped[0].reason or "corrupt" in skipped[0].reason
+
+
+def test_dataset_command_writes_a_split_by_map_and_reports_skips(library, tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["dataset", "--maps", str(library / "Songs"), "--replays", str(library / "Replays"), "--out", str(out),
+                 "--val-fraction", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped 1 file(s)" in printed and "broken.osr" in printed
+    ds = Dataset(out)
+    assert isinstance(ds.obs, np.memmap) and ds.obs.dtype == np.float32 and ds.act.shape[1] == 4
+    train, val = ds.split("train"), ds.split("val")
+    assert train and val
+    assert not {e.md5 for e in train} & {e.md5 for e in val}  # no map in both splits
+    assert sum(e.length for e in ds.episodes) == ds.obs.shape[0]
+
+
+def test_sequence_presses_land_on_the_step_nearest_each_hit(library):
+    bm = load_beatmap(DEMO_MAP)
+    rp = Autoplay().replay(bm)
+    obs, act = replay_sequence(bm, rp)
+    from osu_env.env import step_times
+
+    t = step_times(bm)
+    t = t[(t >= rp.t_ms[0]) & (t <= rp.t_ms[-1])]
+    down = (act[:, 2] > 0) | (act[:, 3] > 0)
+    rises = t[1:][down[1:] & ~down[:-1]]
+    for start in bm.start_ms:
+        assert np.abs(rises - start).min() <= 1000 / 120 + 0.5
+    # the cursor at each step is the replay's, in action units
+    x = np.interp(t, rp.t_ms, rp.x)
+    np.testing.assert_allclose(256 + act[:, 0] * 512, x, atol=1e-3)
+
+
+def test_hardrock_plays_are_flipped_back(library):
+    """The same hand movement played on HR (where the map is upside down) gives the same
+    cursor track in the dataset as on nomod."""
+    from osu_env.env import step_times
+
+    nm, hr = load_beatmap(DEMO_MAP), load_beatmap(DEMO_MAP, mods=Mods.HardRock)
+    rp_nm = Autoplay().replay(nm)
+    rp_hr = replace(rp_nm, y=384.0 - rp_nm.y, mods=int(Mods.HardRock))
+
+    def cursor_y(bm, rp):
+        _, act = replay_sequence(bm, rp)
+        t = step_times(bm)
+        return t[(t >= rp.t_ms[0]) & (t <= rp.t_ms[-1])], 192 + act[:, 1] * 512
+
+    (t_nm, y_nm), (t_hr, y_hr) = cursor_y(nm, rp_nm), cursor_y(hr, rp_hr)
+    common = (t_nm >= t_hr[0]) & (t_nm <= t_hr[-1])
+    np.testing.assert_allclose(np.interp(t_nm[common], t_hr, y_hr), y_nm[common], atol=1.0)
+
+
+def test_training_writes_a_checkpoint_a_bc_agent_can_play(library, tmp_path):
+    ds = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds, progress=False, val_fraction=0.5)
+    metrics = train_bc(BCArgs(data=str(ds), out=str(tmp_path / "ck"), **TINY))
+    assert np.isfinite(metrics["train/cursor_nll"]) and "val/cursor_nll" in metrics
+    ckpt = torch.load(tmp_path / "ck" / "last.pt", weights_only=True)
+    assert ckpt["step"] == TINY["steps"] and ckpt["config"]["model"]["hidden"] == 16
+    assert list((tmp_path / "ck" / "tb").glob("events.out.tfevents.*"))
+    bm = load_beatmap(DEMO_MAP)
+    p = play(make_agent("bc", checkpoint=tmp_path / "ck", temperature=1.0), bm, seed=0)
+    assert p.done and sum(p.result.counts) == bm.n_objects
+    a, b = BCAgent(tmp_path / "ck", temperature=0.0), BCAgent(tmp_path / "ck", temperature=0.0)
+    assert play(a, bm).to_replay().x.tolist() == play(b, bm).to_replay().x.tolist()  # T=0 is deterministic
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path):
+    from osu_env.errors import AgentError
+
+    (tmp_path / "x.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(AgentError, match="x.pt: not a bc checkpoint"):
+        make_agent("bc", checkpoint=tmp_path / "x.pt")
+    with pytest.raises(AgentError, match="no such checkpoint"):
+        make_agent("bc", checkpoint=tmp_path / "missing.pt")
+
+
+def _train_cmd(ds, out, steps, *extra):
+    return [sys.executable, "-m", "osu_env.cli", "train", "bc", "--data", str(ds), "--out", str(out), "--steps", str(steps),
+            "--batch", "4", "--window", "32", "--hidden", "16", "--layers", "1", "--checkpoint-every", "2", "--val-every", "1000", *extra]
+
+
+def test_kill_9_during_training_then_resume_continues(library, tmp_path):
+    ds = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds, progress=False, val_fraction=0.5)
+    out = tmp_path / "ck"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_train_cmd(ds, out, 100000), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "last.pt"
+    deadline = time.time() + 120
+    step = 0
+    while time.time() < deadline and step < 6:
+        time.sleep(0.5)
+        if ckpt.exists():
+            step = torch.load(ckpt, weights_only=True)["step"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert step >= 6, "no checkpoint written before the kill"
+    killed_at = torch.load(ckpt, weights_only=True)["step"]  # loadable: never half-written
+    res = subprocess.run(_train_cmd(ds, out, killed_at + 4, "--resume"), env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"resuming from step {killed_at}" in res.stdout
+    assert torch.load(ckpt, weights_only=True)["step"] == killed_at + 4
+
+
+@pytest.mark.slow
+def test_ddp_with_two_cpu_processes_writes_the_same_kind_of_checkpoint(library, tmp_path):
+    ds = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds, progress=False, val_fraction=0.5)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "osu_env.cli",
+           *_train_cmd(ds, tmp_path / "ddp", 4)[3:], "--device", "cpu"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    ddp = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
+    train_bc(BCArgs(data=str(ds), out=str(tmp_path / "single"), steps=4, batch=4, window=32, hidden=16, layers=1, mixtures=5))
+    single = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
+    assert ddp["step"] == 4 and set(ddp["model"]) == set(single["model"])
+    assert all(ddp["model"][k].shape == single["model"][k].shape for k in single["model"])
