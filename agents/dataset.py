@@ -48,6 +48,31 @@ def mirror_index(k: int) -> np.ndarray:
     return np.array(list(GLOBAL_Y) + [GLOBAL_FEATURES + j * OBJECT_FEATURES + o for j in range(k) for o in OBJECT_Y])
 
 
+def offset_index(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(present flags, x offsets, y offsets) indices of the per-object features."""
+    from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
+
+    base = GLOBAL_FEATURES + OBJECT_FEATURES * np.arange(k)
+    return base, (base[:, None] + np.array([3, 5, 7])).ravel(), (base[:, None] + np.array([4, 6, 8])).ravel()
+
+
+def shift_cursor(obs, prev_act, dx_px, dy_px, k: int):
+    """Observations and previous actions as if the cursor had been (dx, dy) px elsewhere
+    one step earlier: the cursor moves, every object offset moves the other way.  Training
+    on such shifted inputs with the true next position teaches the policy to steer back
+    after its own errors (noise injection against compounding error in closed loop).
+    Works on numpy arrays and torch tensors alike (in place)."""
+    present, xs, ys = offset_index(k)
+    obs[..., 0] += dx_px / 256.0
+    obs[..., 1] += dy_px / 256.0
+    flags = obs[..., present].repeat_interleave(3, -1) if hasattr(obs, "repeat_interleave") else np.repeat(obs[..., present], 3, -1)
+    obs[..., xs] -= flags * (dx_px[..., None] / 256.0)
+    obs[..., ys] -= flags * (dy_px[..., None] / 256.0)
+    prev_act[..., 0] += dx_px / 512.0
+    prev_act[..., 1] += dy_px / 512.0
+    return obs, prev_act
+
+
 def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_MS, k: int = DEFAULT_K,
                     phase_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(obs (n, D) float32, act (n, 4) float32) of ``replay`` on ``bm`` (loaded with its mods)."""

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from osu_env.errors import OsuInputError
 
-from .dataset import Dataset, mirror_index
+from .dataset import Dataset, mirror_index, shift_cursor
 from .lstm import LSTMPolicy, bc_losses
 
 
@@ -38,6 +38,7 @@ class BCArgs:
     mixtures: int = 5  # Gaussian components of the cursor head
     key_weight: float = 1.0  # weight of the key loss beside the cursor NLL
     mirror: bool = True  # augment: flip map and cursor top-bottom (as HR does) half of the time
+    cursor_noise_px: float = 0.0  # augment: shift the previous cursor by N(0, this) px per step
     seed: int = 0  # seeds init and window sampling
     device: str | None = None  # cuda when present, else cpu
     checkpoint_every: int = 200  # steps between checkpoints
@@ -119,6 +120,10 @@ def train_bc(args: BCArgs) -> dict:
             obs[:, :, flip] = torch.where(m[:, None, None], -obs[:, :, flip], obs[:, :, flip])
             act[..., 1] = torch.where(m[:, None], -act[..., 1], act[..., 1])
             prev[..., 1] = torch.where(m[:, None], -prev[..., 1], prev[..., 1])
+        if args.cursor_noise_px > 0:
+            g = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**31)))
+            d = (torch.randn(2, *obs.shape[:2], generator=g) * args.cursor_noise_px).to(device)
+            obs, prev = shift_cursor(obs, prev, d[0], d[1], ds.k)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             nll, bce = bc_losses(net, obs, act, prev)
             loss = nll + args.key_weight * bce

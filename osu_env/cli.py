@@ -265,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--hidden", type=int, help="LSTM width (default 256)")
     tr.add_argument("--layers", type=int, help="LSTM layers (default 2)")
     tr.add_argument("--no-mirror", dest="mirror", action="store_false", default=None, help="no mirror augmentation")
+    tr.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 0)")
     tr.add_argument("--seed", type=int, help="seed (default 0)")
     tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")
     tr.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
