@@ -82,17 +82,21 @@ def load_policy(checkpoint: str | Path, device: str = "cpu") -> LSTMPolicy:
 class BCAgent:
     """The cloned policy as a closed-loop player in the env.
 
-    ``temperature`` scales the sampling: 1 draws from the learned distributions, 0 takes
-    the most likely component's mean and presses a key when P(down) > 0.5.
+    ``temperature`` scales the cursor's sampling: 1 draws from the learned mixture, 0 takes
+    the most likely component's mean.  Keys are drawn with ``key_temperature`` (0: down
+    when P(down) > 0.5).  Keys default to 1: a press is a rare switch the model gives a
+    moderate probability on each of a few steps, so thresholding makes presses late.
     """
 
     name = "bc"
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, temperature: float = 0.5, device: str = "cpu", seed: int | None = None):
+    def __init__(self, checkpoint: str | Path, temperature: float = 0.5, key_temperature: float = 1.0,
+                 device: str = "cpu", seed: int | None = None):
         self.model = load_policy(checkpoint, device)
         self.device = device
         self.temperature = temperature
+        self.key_temperature = key_temperature
         self.seed = seed
 
     def reset(self, beatmap, seed: int | None = None):
@@ -106,15 +110,16 @@ class BCAgent:
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).view(1, 1, -1)
         (logit_pi, mu, log_sigma), key_logits, self.state = self.model(o, self.prev, self.state)
         logit_pi, mu, log_sigma, key_logits = logit_pi[0, 0].cpu(), mu[0, 0].cpu(), log_sigma[0, 0].cpu(), key_logits[0, 0].cpu()
-        T = self.temperature
+        T, TK = self.temperature, self.key_temperature
         if T <= 0:
-            j = int(torch.argmax(logit_pi))
-            disp = mu[j]
-            keys = key_logits > 0
+            disp = mu[int(torch.argmax(logit_pi))]
         else:
             j = int(torch.multinomial(torch.softmax(logit_pi / T, -1), 1, generator=self.gen))
             disp = mu[j] + torch.exp(log_sigma[j]) * math.sqrt(T) * torch.randn(2, generator=self.gen)
-            keys = torch.rand(2, generator=self.gen) < torch.sigmoid(key_logits / T)
+        if TK <= 0:
+            keys = key_logits > 0
+        else:
+            keys = torch.rand(2, generator=self.gen) < torch.sigmoid(key_logits / TK)
         cursor = torch.as_tensor(obs[:2], dtype=torch.float32) / 2 + disp / ACT_TO_DISP
         a = torch.cat([cursor.clamp(-1, 1), keys.float() * 2 - 1])
         self.prev = torch.cat([a[:2], keys.float()]).view(1, 1, 4).to(self.device)

@@ -193,7 +193,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .beatmap import load_beatmap
 
     mods = rules.parse_mods(args.mods)
-    kwargs = {"temperature": args.temperature} if args.agent == "bc" else {}
+    kwargs = {"temperature": args.temperature, "key_temperature": args.key_temperature} if args.agent == "bc" else {}
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **kwargs)
     maps = [load_beatmap(p, mods=mods) for p in maps_in(args.maps)]
     if args.held_out:
@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc")
     ev.add_argument("--checkpoint", type=Path, help="trained model for bc")
     ev.add_argument("--temperature", type=float, default=0.5, help="bc sampling temperature (0: most likely)")
+    ev.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
     ev.add_argument("--mods", default="NM", help="mods as acronyms")
     ev.add_argument("--seed", type=int, default=0, help="seed")

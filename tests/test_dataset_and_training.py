@@ -120,7 +120,7 @@ def test_training_writes_a_checkpoint_a_bc_agent_can_play(library, tmp_path):
     bm = load_beatmap(DEMO_MAP)
     p = play(make_agent("bc", checkpoint=tmp_path / "ck", temperature=1.0), bm, seed=0)
     assert p.done and sum(p.result.counts) == bm.n_objects
-    a, b = BCAgent(tmp_path / "ck", temperature=0.0), BCAgent(tmp_path / "ck", temperature=0.0)
+    a, b = (BCAgent(tmp_path / "ck", temperature=0.0, key_temperature=0.0) for _ in range(2))
     assert play(a, bm).to_replay().x.tolist() == play(b, bm).to_replay().x.tolist()  # T=0 is deterministic
 
 
