@@ -125,15 +125,14 @@ def _min_jerk(p: np.ndarray) -> np.ndarray:
     return p**3 * (10 - 15 * p + 6 * p**2)
 
 
-# ---------------------------------------------------------------------------- autoplay
-class Autoplay(ScriptedAgent):
-    """osu!'s Auto (R/Replays/OsuAutoGenerator.cs): presses exactly on time, waits until
-    ``preempt - 100`` ms before an object, eases onto it, follows the slider ball and
-    circles spinners at radius 50 at the 0.05 rad/ms cap."""
+# ---------------------------------------------------------------------------- autoplay, flower
+class _OnTime(ScriptedAgent):
+    """Perfect timing, Auto's keys; subclasses say how the cursor travels between objects
+    (``approach``) and how they circle spinners (``spin_radius_px``, ``spin_velocity``)."""
 
-    name = "autoplay"
-    reaction_ms = 100.0
     spin_radius_px = 50.0
+    spin_velocity = rules.SPINNER_MAX_VELOCITY  # rad per real ms; negative: clockwise on screen
+    spin_start_angle = 0.0
 
     def plan(self, bm, rng):
         press = bm.start_ms.round()
@@ -143,21 +142,33 @@ class Autoplay(ScriptedAgent):
         entry, exit_ = _entries(bm, lambda i: self._spin(bm, i, np.array([bm.start_ms[i], bm.end_ms[i]])))
         table = ObjectTable.build([bm])
 
-        def approach(i, ft, t0, p0, p1):
-            move_from = max(t0, bm.start_ms[i] - max(0.0, bm.preempt_ms - self.reaction_ms))
-            p = np.clip((ft - move_from) / max(bm.start_ms[i] - move_from, 1.0), 0, 1)
-            return p0 + (p1 - p0) * _ease_out(p)[:, None]
-
         def on_object(i, ft):
             return _on_object(bm, table, i, ft, lambda: self._spin(bm, i, ft))
 
-        x, y = _plan_positions(bm, t, entry, exit_, approach, on_object)
+        x, y = _plan_positions(bm, t, entry, exit_, lambda *a: self.approach(bm, *a), on_object)
         return t, x, y, keys
 
+    def approach(self, bm: Beatmap, i: int, ft: np.ndarray, t0: float, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def _spin(self, bm, i, ft):
-        a = _spin_angle(bm, i, ft, rules.SPINNER_MAX_VELOCITY, 0.0)
+        a = _spin_angle(bm, i, ft, self.spin_velocity, self.spin_start_angle)
         return np.stack([rules.SPINNER_CENTRE[0] + self.spin_radius_px * np.cos(a),
                          rules.SPINNER_CENTRE[1] + self.spin_radius_px * np.sin(a)], 1)
+
+
+class Autoplay(_OnTime):
+    """osu!'s Auto (R/Replays/OsuAutoGenerator.cs): presses exactly on time, waits until
+    ``preempt - 100`` ms before an object, eases onto it, follows the slider ball and
+    circles spinners at radius 50 at the 0.05 rad/ms cap."""
+
+    name = "autoplay"
+    reaction_ms = 100.0
+
+    def approach(self, bm, i, ft, t0, p0, p1):
+        move_from = max(t0, bm.start_ms[i] - max(0.0, bm.preempt_ms - self.reaction_ms))
+        p = np.clip((ft - move_from) / max(bm.start_ms[i] - move_from, 1.0), 0, 1)
+        return p0 + (p1 - p0) * _ease_out(p)[:, None]
 
 
 def _entries(bm: Beatmap, spin_ends) -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +187,7 @@ def _on_object(bm: Beatmap, table: ObjectTable, i: int, ft: np.ndarray, spin) ->
     return np.repeat([[float(bm.x[i]), float(bm.y[i])]], ft.shape[0], 0)
 
 
-# ---------------------------------------------------------------------------- flower
-class Flower(ScriptedAgent):
+class Flower(_OnTime):
     """A cursor dancer in the spirit of danser-go's ``flower`` (AngleOffsetMover): each
     jump is a cubic Bezier whose control points leave both ends at 90 degrees to the jump
     direction, at 2/3 of its length, turning to alternate sides ("petals").  Perfect
@@ -187,37 +197,21 @@ class Flower(ScriptedAgent):
     angle_offset = np.pi / 2
     distance_mult = 0.666
     spin_radius_px = 100.0
+    spin_velocity = -rules.SPINNER_MAX_VELOCITY
+    spin_start_angle = -np.pi / 2
 
-    def plan(self, bm, rng):
-        press = bm.start_ms.round()
-        release = bm.end_ms.round() + KEY_UP_DELAY_MS
-        t = _timeline(bm, np.concatenate([press, bm.end_ms.round(), release]))
-        keys = _key_track(bm, t, press, release, ALTERNATE_WITHIN_MS)
-        entry, exit_ = _entries(bm, lambda i: self._spin(bm, i, np.array([bm.start_ms[i], bm.end_ms[i]])))
-        table = ObjectTable.build([bm])
-
-        def approach(i, ft, t0, p0, p1):
-            p = np.clip((ft - t0) / max(bm.start_ms[i] - t0, 1.0), 0, 1)[:, None]
-            d = p1 - p0
-            dist = float(np.hypot(*d))
-            if dist < 1:
-                return np.repeat(p0[None], ft.shape[0], 0)
-            side = 1 if i % 2 else -1
-            ang = np.arctan2(d[1], d[0])
-            c1 = p0 + dist * self.distance_mult * np.array([np.cos(ang + side * self.angle_offset), np.sin(ang + side * self.angle_offset)])
-            c2 = p1 + dist * self.distance_mult * np.array([np.cos(ang + np.pi - side * self.angle_offset), np.sin(ang + np.pi - side * self.angle_offset)])
-            return (1 - p) ** 3 * p0 + 3 * (1 - p) ** 2 * p * c1 + 3 * (1 - p) * p**2 * c2 + p**3 * p1
-
-        def on_object(i, ft):
-            return _on_object(bm, table, i, ft, lambda: self._spin(bm, i, ft))
-
-        x, y = _plan_positions(bm, t, entry, exit_, approach, on_object)
-        return t, x, y, keys
-
-    def _spin(self, bm, i, ft):
-        a = _spin_angle(bm, i, ft, -rules.SPINNER_MAX_VELOCITY, -np.pi / 2)
-        return np.stack([rules.SPINNER_CENTRE[0] + self.spin_radius_px * np.cos(a),
-                         rules.SPINNER_CENTRE[1] + self.spin_radius_px * np.sin(a)], 1)
+    def approach(self, bm, i, ft, t0, p0, p1):
+        p = np.clip((ft - t0) / max(bm.start_ms[i] - t0, 1.0), 0, 1)[:, None]
+        d = p1 - p0
+        dist = float(np.hypot(*d))
+        if dist < 1:
+            return np.repeat(p0[None], ft.shape[0], 0)
+        side = 1 if i % 2 else -1
+        ang = np.arctan2(d[1], d[0])
+        out, back = ang + side * self.angle_offset, ang + np.pi - side * self.angle_offset
+        c1 = p0 + dist * self.distance_mult * np.array([np.cos(out), np.sin(out)])
+        c2 = p1 + dist * self.distance_mult * np.array([np.cos(back), np.sin(back)])
+        return (1 - p) ** 3 * p0 + 3 * (1 - p) ** 2 * p * c1 + 3 * (1 - p) * p**2 * c2 + p**3 * p1
 
 
 # ---------------------------------------------------------------------------- humanized
