@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from osu_env.beatmap import Beatmap, load_beatmap
+from osu_env.beatmap import PLAYFIELD_HEIGHT, Beatmap, load_beatmap
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, step_times
 from osu_env.errors import OsuInputError
 from osu_env.features import DEFAULT_K, ObjectTable, obs_size, observe
@@ -35,17 +35,7 @@ from osu_env.replay import Replay
 from osu_env.rules import M1, M2, Mods
 
 FORMAT_VERSION = 1
-# Observation indices that flip sign when the map is mirrored top to bottom: the cursor's
-# y, and each object's head/aim/end y offsets (features.py's tables).
-GLOBAL_Y = (1,)
-OBJECT_Y = (4, 6, 8)
-
-
-def mirror_index(k: int) -> np.ndarray:
-    """Indices of the observation that change sign under a top-bottom mirror."""
-    from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
-
-    return np.array(list(GLOBAL_Y) + [GLOBAL_FEATURES + j * OBJECT_FEATURES + o for j in range(k) for o in OBJECT_Y])
+GLOBAL_Y = (1,)  # the cursor's y in the observation (features.py's table)
 
 
 def offset_index(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,6 +44,12 @@ def offset_index(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     base = GLOBAL_FEATURES + OBJECT_FEATURES * np.arange(k)
     return base, (base[:, None] + np.array([3, 5, 7])).ravel(), (base[:, None] + np.array([4, 6, 8])).ravel()
+
+
+def mirror_index(k: int) -> np.ndarray:
+    """Indices of the observation that change sign under a top-bottom mirror: the
+    cursor's y and every object's y offsets."""
+    return np.concatenate([GLOBAL_Y, offset_index(k)[2]])
 
 
 def shift_cursor(obs, prev_act, dx_px, dy_px, k: int):
@@ -79,7 +75,7 @@ def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_M
     x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
     if replay.mods & Mods.HardRock:
         bm = bm.mirrored()
-        y = 384.0 - y
+        y = PLAYFIELD_HEIGHT - y
     ft = replay.t_ms.astype(np.float64)
     t = step_times(bm, step_ms, phase_ms).astype(np.float64)
     t = t[(t >= ft[0]) & (t <= ft[-1])]

@@ -139,12 +139,12 @@ def train_bc(args: BCArgs) -> dict:
             metrics.update({"train/cursor_nll": nll, "train/key_bce": bce, "train/loss": loss})
             if done % 20 == 0 or done == args.steps:
                 rate = seen / (time.perf_counter() - t0)
-                writer.add_scalar("train/loss", float(loss), done)
-                writer.add_scalar("train/cursor_nll", float(nll), done)
-                writer.add_scalar("train/key_bce", float(bce), done)
+                writer.add_scalar("train/loss", loss, done)
+                writer.add_scalar("train/cursor_nll", nll, done)
+                writer.add_scalar("train/key_bce", bce, done)
                 writer.add_scalar("train/sequences_per_s", rate, done)
                 writer.add_scalar("train/lr", sched.get_last_lr()[0], done)
-                bar.set_postfix(nll=f"{float(nll):.3f}", keys=f"{float(bce):.3f}", seq_s=f"{rate:.0f}")
+                bar.set_postfix(nll=f"{nll:.3f}", keys=f"{bce:.3f}", seq_s=f"{rate:.0f}")
             if val_eps and (done % args.val_every == 0 or done == args.steps):
                 metrics.update(validate(model, ds, val_eps, args, device))
                 for key in ("val/cursor_nll", "val/key_bce"):

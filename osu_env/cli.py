@@ -195,12 +195,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     mods = rules.parse_mods(args.mods)
     kwargs = {"temperature": args.temperature, "key_temperature": args.key_temperature} if args.agent == "bc" else {}
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **kwargs)
-    maps = [load_beatmap(p, mods=mods) for p in maps_in(args.maps)]
-    if args.held_out:
+    paths = maps_in(args.maps)
+    if args.held_out:  # pick the held-out maps by md5 before parsing any
+        import hashlib
+
         from agents.dataset import Dataset
 
         held = set(Dataset(args.held_out).meta["val_maps"])
-        maps = [m for m in maps if m.md5 in held]
+        paths = [p for p in paths if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in held]
+    maps = [load_beatmap(p, mods=mods) for p in paths]
     if not maps:
         raise OsuInputError(f"{' '.join(map(str, args.maps))}: no maps to evaluate on")
     scores, summary = evaluate(agent, maps, seed=args.seed)

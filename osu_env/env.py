@@ -428,8 +428,7 @@ class OsuVectorEnv(VectorEnv):
     def _infos(self) -> dict:
         rows = np.array([(p.t_ms, *p.counts, p.judge.combo, p.judge.max_combo, p.score) for p in self.plays], np.int64)
         n300, n100, n50, nmiss = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
-        total = np.maximum(n300 + n100 + n50 + nmiss, 1)
-        accuracy = np.where(rows[:, 1:5].sum(1) > 0, 100.0 * (300 * n300 + 100 * n100 + 50 * n50) / (300 * total), 100.0)
+        accuracy = rules.accuracy_percent(n300, n100, n50, nmiss)
         return {"t_ms": rows[:, 0], "n300": n300, "n100": n100, "n50": n50, "nmiss": nmiss,
                 "combo": rows[:, 5], "max_combo": rows[:, 6], "accuracy": accuracy, "score": rows[:, 7]}
 

@@ -137,12 +137,14 @@ def slider_result(hit_parts: int, total_parts: int) -> int:
     return 0
 
 
-def accuracy_percent(n300: int, n100: int, n50: int, nmiss: int) -> float:
-    """osu!stable accuracy over whole objects, in percent (A12)."""
+def accuracy_percent(n300, n100, n50, nmiss):
+    """osu!stable accuracy over whole objects, in percent (A12); 100 before any object.
+
+    Takes counts or numpy arrays of counts (one accuracy per play)."""
     total = n300 + n100 + n50 + nmiss
-    if total == 0:
-        return 100.0
-    return 100.0 * (300 * n300 + 100 * n100 + 50 * n50) / (300 * total)
+    if np.ndim(total) == 0:
+        return 100.0 if total == 0 else 100.0 * (300 * n300 + 100 * n100 + 50 * n50) / (300 * total)
+    return np.where(total > 0, 100.0 * (300 * n300 + 100 * n100 + 50 * n50) / (300 * np.maximum(total, 1)), 100.0)
 
 
 def unstable_rate(errors_ms: np.ndarray) -> float:
