@@ -39,6 +39,7 @@ class ScriptedAgent:
 
     name = "scripted"
     closed_loop = False
+    deterministic = False  # True: the seed changes nothing, one play per map is enough
 
     def plan(self, bm: Beatmap, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(t_ms int64, x_px, y_px, keys) of the whole play, in map time."""
@@ -163,6 +164,7 @@ class Autoplay(_OnTime):
     circles spinners at radius 50 at the 0.05 rad/ms cap."""
 
     name = "autoplay"
+    deterministic = True
     reaction_ms = 100.0
 
     def approach(self, bm, i, ft, t0, p0, p1):
@@ -194,6 +196,7 @@ class Flower(_OnTime):
     timing like Auto; spinners are circled at radius 100 (danser's spinner mover)."""
 
     name = "flower"
+    deterministic = True
     angle_offset = np.pi / 2
     distance_mult = 0.666
     spin_radius_px = 100.0

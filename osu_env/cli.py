@@ -213,6 +213,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark(args: argparse.Namespace) -> int:
+    """Every player's accuracy and human-likeness, with the calibration printed first."""
+    from agents import benchmark
+
+    held = None
+    if args.held_out:
+        from agents.dataset import Dataset
+
+        held = set(Dataset(args.held_out).meta["val_maps"])
+    agents = benchmark.parse_agents(args.agents, args.checkpoint)
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held)
+    paths = benchmark.write(results, args.out)
+    print(benchmark.calibration_text(results))
+    print()
+    print(benchmark.table(results))
+    if results["skipped"]:
+        print(f"\nskipped {len(results['skipped'])} file(s):")
+        for s in results["skipped"]:
+            print(f"  {s['path']}: {s['reason']}")
+    print(f"\nwrote {paths['json']}, {paths['md']}, {paths['png']}")
+    return 0
+
+
 def _with_counts(replay, result):
     from dataclasses import replace
 
@@ -286,6 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed")
     ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
     ev.set_defaults(func=_evaluate)
+    bn = sub.add_parser("benchmark", help="human-likeness against accuracy for agents, humans and recorded bots")
+    bn.add_argument("--maps", required=True, type=Path, help="folder of .osu files, searched recursively")
+    bn.add_argument("--replays", required=True, type=Path,
+                    help="folder of .osr files; subfolders named human/auto/autopilot/relax/stolen/timewarp say who played")
+    bn.add_argument("--agents", default="human,autoplay,humanized",
+                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT]")
+    bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
+    bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")
+    bn.add_argument("--out", type=Path, default=Path("benchmark"), help="folder for results.json, results.md, tradeoff.png")
+    bn.add_argument("--seed", type=int, default=0, help="seed (same seed, same results)")
+    bn.set_defaults(func=_benchmark)
     return p
 
 

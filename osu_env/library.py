@@ -18,6 +18,8 @@ from .replay import Replay, load_replay
 from .rules import Mods
 
 NOT_HUMAN_MODS = Mods.Relax | Mods.Autopilot | Mods.Autoplay
+# Folder names that say who played (``replays/<category>/...``), as in ../shared/data.
+CATEGORIES = ("human", "auto", "autopilot", "relax", "stolen", "timewarp")
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,25 @@ def index_maps(folder: str | Path, progress: bool = True) -> dict[str, Path]:
     return index
 
 
-def pair_replays(maps: str | Path, replays: str | Path, progress: bool = True) -> tuple[list[Pair], list[Skipped]]:
+def category(replay_path: Path, replays_root: Path, mods: int) -> str:
+    """Who played: the first folder under ``replays_root`` when it is one of
+    :data:`CATEGORIES`, else what the mods say (Auto, Autopilot, Relax), else human."""
+    parts = replay_path.relative_to(replays_root).parts[:-1]
+    if parts and parts[0].lower() in CATEGORIES:
+        return parts[0].lower()
+    for mod, name in ((Mods.Autoplay, "auto"), (Mods.Autopilot, "autopilot"), (Mods.Relax, "relax")):
+        if mods & mod:
+            return name
+    return "human"
+
+
+def pair_replays(maps: str | Path, replays: str | Path, progress: bool = True,
+                 assisted: bool = False) -> tuple[list[Pair], list[Skipped]]:
     """Pair every ``.osr`` under ``replays`` with its map under ``maps``.
 
-    Skipped, with the reason: unreadable or truncated replays, other game modes, plays
-    where the game aimed or clicked (Relax, Autopilot, Auto), replays whose map is not
-    in ``maps``.
+    Skipped, with the reason: unreadable or truncated replays, other game modes,
+    replays whose map is not in ``maps`` and, unless ``assisted``, plays where the
+    game aimed or clicked (Relax, Autopilot, Auto).
     """
     replays = Path(replays)
     if not replays.is_dir():
@@ -65,7 +80,7 @@ def pair_replays(maps: str | Path, replays: str | Path, progress: bool = True) -
         except OsuInputError as e:
             skipped.append(Skipped(path, str(e).removeprefix(f"{path}: ")))
             continue
-        if rp.mods & NOT_HUMAN_MODS:
+        if rp.mods & NOT_HUMAN_MODS and not assisted:
             skipped.append(Skipped(path, f"played with {rp.mod_names}: the game aimed or pressed for the player"))
         elif rp.beatmap_md5 not in index:
             skipped.append(Skipped(path, f"no map with md5 {rp.beatmap_md5} under {maps}"))
