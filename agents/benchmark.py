@@ -54,6 +54,7 @@ class Sample:
     player: str
     group: str  # the human player whose fold this play belongs to
     source: str
+    map_md5: str
     counts: tuple[int, int, int, int]
     max_combo: int
     unstable_rate: float
@@ -93,7 +94,7 @@ def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, result, 
     else:
         errors = result.hit_error_ms[~np.isnan(result.hit_error_ms)]
         counts, combo, ur, spinners = result.counts, result.max_combo, result.unstable_rate, result.spinners_cleared
-    return Sample(player, group, source, counts, combo, ur, errors, spinners, windows, metrics.kinematics(pos),
+    return Sample(player, group, source, bm.md5, counts, combo, ur, errors, spinners, windows, metrics.kinematics(pos),
                   metrics.recording_clock_ms(t, bm.clock_rate), metrics.median_frametime_ms(t, bm.clock_rate),
                   metrics.snaps(bm, t, x, y))
 
@@ -237,12 +238,14 @@ def parse_agents(spec: str, checkpoint: Path | None) -> list[tuple[str, Path | N
 
 
 def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, seed: int = 0,
-        held_out: set[str] | None = None, progress: bool = True) -> dict:
+        held_out: set[str] | None = None, options: dict[str, dict] | None = None, progress: bool = True) -> dict:
     """The whole benchmark; returns what ``results.json`` holds.
 
     ``held_out``: md5s of the maps whose human replays are the reference (a dataset's
-    validation maps); by default every human replay is.  Calibration always uses them all."""
-    made = {name: make_agent(name, ck) for name, ck in agents if name != "human"}  # fail fast on a bad agent
+    validation maps); by default every human replay is.  Calibration always uses them all.
+    ``options``: keyword arguments per agent name (e.g. ``{"bc": {"temperature": 0.3}}``)."""
+    options = options or {}
+    made = {name: make_agent(name, ck, **options.get(name, {})) for name, ck in agents if name != "human"}  # fail fast
     load = _Maps()
     by_cat, refs, skipped = recorded(Path(maps), Path(replays), seed, load, progress)
     humans = by_cat.get("human", [])
@@ -284,7 +287,7 @@ def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, see
                 "wasserstein": summarize(a, b, auc, ci, seed)["wasserstein"],
                 "note": "held-out humans: two disjoint halves of the players against each other"}
         else:
-            mine = [s for s in plays[name] if s.group in in_reference]
+            mine = [s for s in plays[name] if held_out is None or s.map_md5 in held_out]
             auc, ci = c2st_samples(reference, mine, seed)
             players[name] = summarize(mine, reference, auc, ci, seed)
         steps.update()

@@ -199,19 +199,39 @@ class Dataset:
     def split(self, name: str) -> list[Episode]:
         return [e for e in self.episodes if e.split == name]
 
-    def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator):
+    def spinning_steps(self, episodes: list[Episode]) -> np.ndarray:
+        """Rows of ``episodes`` where the next object is a spinner under way: rare (about
+        2% of play) but where a policy must keep up a motion of its own."""
+        kind, running = 6 + 11, 6 + 12  # object 0's spinner one-hot and running flag
+        rows = [e.offset + np.flatnonzero((self.obs[e.offset:e.offset + e.length, kind] > 0.5)
+                                          & (self.obs[e.offset:e.offset + e.length, running] > 0.5)) for e in episodes]
+        return np.concatenate(rows) if rows else np.empty(0, np.int64)
+
+    def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator,
+                       anchors: np.ndarray | None = None, anchor_share: float = 0.0):
         """(obs (B, L, D), act (B, L, 4), prev_act (B, L, 4)) windows drawn in proportion
-        to episode length; ``prev_act`` is the action one step earlier (zeros at a start)."""
+        to episode length; ``prev_act`` is the action one step earlier (zeros at a start).
+        A share ``anchor_share`` of the windows is instead placed to contain a random row
+        of ``anchors`` (e.g. :meth:`spinning_steps`), to oversample rare situations."""
         lengths = np.array([e.length for e in episodes], float)
         picks = rng.choice(len(episodes), size=batch, p=lengths / lengths.sum())
+        anchored = (rng.random(batch) < anchor_share) if anchors is not None and len(anchors) else np.zeros(batch, bool)
+        offsets = np.array([e.offset for e in episodes])
         D = self.obs.shape[1]
         obs = np.zeros((batch, length, D), np.float32)
         act = np.zeros((batch, length, 4), np.float32)
         prev = np.zeros((batch, length, 4), np.float32)
         for b, i in enumerate(picks):
+            if anchored[b]:
+                a = int(anchors[rng.integers(len(anchors))])
+                i = int(np.searchsorted(offsets, a, side="right")) - 1
             e = episodes[i]
             n = min(length, e.length)
-            s = e.offset + int(rng.integers(0, e.length - n + 1))
+            if anchored[b]:
+                lo, hi = max(e.offset, a - n + 1), min(a, e.offset + e.length - n)
+                s = int(rng.integers(lo, hi + 1))
+            else:
+                s = e.offset + int(rng.integers(0, e.length - n + 1))
             obs[b, :n] = self.obs[s : s + n]
             act[b, :n] = self.act[s : s + n]
             prev[b, 1:n] = self.act[s : s + n - 1]

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from osu_env.errors import OsuInputError
 
 from .dataset import Dataset, mirror_index, shift_cursor
-from .lstm import LSTMPolicy, bc_losses
+from .lstm import LSTMPolicy, bc_losses, load_policy
 
 
 @dataclass
@@ -39,6 +39,8 @@ class BCArgs:
     key_weight: float = 1.0  # weight of the key loss beside the cursor NLL
     mirror: bool = True  # augment: flip map and cursor top-bottom (as HR does) half of the time
     cursor_noise_px: float = 0.0  # augment: shift the previous cursor by N(0, this) px per step
+    spinner_share: float = 0.0  # share of windows placed over a spinner (they are ~2% of play)
+    init: str | None = None  # start from this checkpoint's weights (fine-tuning), new optimizer
     seed: int = 0  # seeds init and window sampling
     device: str | None = None  # cuda when present, else cpu
     checkpoint_every: int = 200  # steps between checkpoints
@@ -88,6 +90,12 @@ def train_bc(args: BCArgs) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     # cosine decay to 10%; a plain float (a numpy scalar would not load with weights_only=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 + 0.45 * (1 + math.cos(math.pi * min(s / max(args.steps, 1), 1.0))))
+    if args.init:
+        try:
+            model.load_state_dict(load_policy(args.init, device).state_dict())
+        except RuntimeError as e:
+            raise OsuInputError(f"{args.init}: its model does not match --hidden/--layers ({str(e).splitlines()[0]})") from None
+    anchors = ds.spinning_steps(train_eps) if args.spinner_share > 0 else None
     start = 0
     ckpt_path = out / "last.pt"
     if args.resume and ckpt_path.exists():
@@ -114,7 +122,7 @@ def train_bc(args: BCArgs) -> dict:
     bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="bc", disable=rank != 0)
     for step in bar:
         rng = np.random.default_rng((args.seed, rank, step))
-        obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(train_eps, args.batch, args.window, rng))
+        obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(train_eps, args.batch, args.window, rng, anchors, args.spinner_share))
         if args.mirror:
             m = torch.as_tensor(rng.random(args.batch) < 0.5, device=device)
             obs[:, :, flip] = torch.where(m[:, None, None], -obs[:, :, flip], obs[:, :, flip])

@@ -223,7 +223,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
         held = set(Dataset(args.held_out).meta["val_maps"])
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
-    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held)
+    bc = {"temperature": args.temperature, "key_temperature": args.key_temperature}
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={"bc": bc})
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
     print()
@@ -292,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--layers", type=int, help="LSTM layers (default 2)")
     tr.add_argument("--no-mirror", dest="mirror", action="store_false", default=None, help="no mirror augmentation")
     tr.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 0)")
+    tr.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0)")
+    tr.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
     tr.add_argument("--seed", type=int, help="seed (default 0)")
     tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")
     tr.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
@@ -316,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--agents", default="human,autoplay,humanized",
                     help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT]")
     bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
+    bn.add_argument("--temperature", type=float, default=0.5, help="bc sampling temperature (0: most likely)")
+    bn.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature")
     bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")
     bn.add_argument("--out", type=Path, default=Path("benchmark"), help="folder for results.json, results.md, tradeoff.png")
     bn.add_argument("--seed", type=int, default=0, help="seed (same seed, same results)")

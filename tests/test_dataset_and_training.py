@@ -176,3 +176,24 @@ def test_ddp_with_two_cpu_processes_writes_the_same_kind_of_checkpoint(library, 
     single = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
     assert ddp["step"] == 4 and set(ddp["model"]) == set(single["model"])
     assert all(ddp["model"][k].shape == single["model"][k].shape for k in single["model"])
+
+
+def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
+    ds_path = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
+    ds = Dataset(ds_path)
+    eps = ds.split("train")
+    spinning = ds.spinning_steps(eps)
+    assert 0 < len(spinning) < 0.3 * sum(e.length for e in eps)  # the demo map has one spinner
+    rng = np.random.default_rng(0)
+    obs, _, _ = ds.sample_windows(eps, 16, 32, rng, anchors=spinning, anchor_share=1.0)
+    on_spinner = (obs[:, :, 6 + 11] > 0.5) & (obs[:, :, 6 + 12] > 0.5)
+    assert on_spinner.any(1).all()  # every window holds spinning steps
+    plain, _, _ = ds.sample_windows(eps, 16, 32, np.random.default_rng(0))
+    assert ((plain[:, :, 6 + 11] > 0.5) & (plain[:, :, 6 + 12] > 0.5)).any(1).mean() < 1
+    train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "a"), **TINY))
+    tuned = train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "b"), init=str(tmp_path / "a"), spinner_share=0.5,
+                            **{**TINY, "steps": 1}))
+    assert np.isfinite(tuned["train/cursor_nll"])
+    with pytest.raises(Exception, match="does not match"):
+        train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "c"), init=str(tmp_path / "a"), **{**TINY, "hidden": 8}))
