@@ -83,23 +83,41 @@ class BCAgent:
     """The cloned policy as a closed-loop player in the env.
 
     ``temperature`` scales the cursor's sampling: 1 draws from the learned mixture, 0 takes
-    the most likely component's mean.  Keys are drawn with ``key_temperature`` (0: down
-    when P(down) > 0.5).  Keys default to 1: a press is a rare switch the model gives a
-    moderate probability on each of a few steps, so thresholding makes presses late.
+    the most likely component's mean.  Keys: a press is a rare switch to which the model
+    gives a moderate probability on each of a few steps, so thresholding P(down) > 0.5
+    presses late or never, and sampling each step scatters the presses (UR ~300).  The
+    default ``key_decoding="median"`` switches a key at the median of the predicted switch
+    time instead (:meth:`_median_keys`); ``"sample"`` draws each step at ``key_temperature``
+    (0: threshold).  On the 10 held-out maps: 85.4% accuracy (median) against 76.0% (sample).
     """
 
     name = "bc"
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, temperature: float = 0.5, key_temperature: float = 1.0,
-                 device: str = "cpu", seed: int | None = None):
+    def __init__(self, checkpoint: str | Path, temperature: float = 0.3, key_temperature: float = 1.0,
+                 device: str = "cpu", seed: int | None = None, key_decoding: str = "median"):
+        if key_decoding not in ("sample", "median"):
+            raise ValueError(f"key_decoding must be 'sample' or 'median', not {key_decoding!r}")
+        self.key_decoding = key_decoding
         self.model = load_policy(checkpoint, device)
         self.device = device
         self.temperature = temperature
         self.key_temperature = key_temperature
         self.seed = seed
 
+    def _median_keys(self, p_down: list[float]) -> torch.Tensor:
+        """Each key changes when its change has become more likely than not: the model's
+        per-step P(down) given the key's last state is a hazard, and the key flips once the
+        probability of having flipped by now (1 - product of the survivals) passes 0.5,
+        the median of the predicted switch time."""
+        for j, p in enumerate(p_down):
+            self.survival[j] *= p if self.down[j] else 1.0 - p
+            if self.survival[j] < 0.5:
+                self.down[j], self.survival[j] = not self.down[j], 1.0
+        return torch.tensor(self.down)
+
     def reset(self, beatmap, seed: int | None = None):
+        self.down, self.survival = [False, False], [1.0, 1.0]
         self.state = None
         self.prev = torch.zeros(1, 1, 4, device=self.device)
         self.gen = torch.Generator(device="cpu").manual_seed(seed if seed is not None else (self.seed or 0))
@@ -116,7 +134,9 @@ class BCAgent:
         else:
             j = int(torch.multinomial(torch.softmax(logit_pi / T, -1), 1, generator=self.gen))
             disp = mu[j] + torch.exp(log_sigma[j]) * math.sqrt(T) * torch.randn(2, generator=self.gen)
-        if TK <= 0:
+        if self.key_decoding == "median":
+            keys = self._median_keys(torch.sigmoid(key_logits).tolist())
+        elif TK <= 0:
             keys = key_logits > 0
         else:
             keys = torch.rand(2, generator=self.gen) < torch.sigmoid(key_logits / TK)

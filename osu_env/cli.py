@@ -85,7 +85,7 @@ def _agent_play(args, beatmap):
     """Let the named agent play ``beatmap``: the judged :class:`Play`."""
     from agents.runner import make_agent, play
 
-    agent = make_agent(args.agent, checkpoint=args.checkpoint)
+    agent = make_agent(args.agent, checkpoint=args.checkpoint, **(_bc_options(args) if args.agent == "bc" else {}))
     return play(agent, beatmap, seed=args.seed)
 
 
@@ -193,7 +193,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .beatmap import load_beatmap
 
     mods = rules.parse_mods(args.mods)
-    kwargs = {"temperature": args.temperature, "key_temperature": args.key_temperature} if args.agent == "bc" else {}
+    kwargs = _bc_options(args) if args.agent == "bc" else {}
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **kwargs)
     paths = maps_in(args.maps)
     if args.held_out:  # pick the held-out maps by md5 before parsing any
@@ -223,8 +223,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
         held = set(Dataset(args.held_out).meta["val_maps"])
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
-    bc = {"temperature": args.temperature, "key_temperature": args.key_temperature}
-    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={"bc": bc})
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={"bc": _bc_options(args)})
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
     print()
@@ -305,8 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
     ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc")
     ev.add_argument("--checkpoint", type=Path, help="trained model for bc")
-    ev.add_argument("--temperature", type=float, default=0.5, help="bc sampling temperature (0: most likely)")
-    ev.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
+    _bc_args(ev)
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
     ev.add_argument("--mods", default="NM", help="mods as acronyms")
     ev.add_argument("--seed", type=int, default=0, help="seed")
@@ -319,13 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--agents", default="human,autoplay,humanized",
                     help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT]")
     bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
-    bn.add_argument("--temperature", type=float, default=0.5, help="bc sampling temperature (0: most likely)")
-    bn.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature")
+    _bc_args(bn)
     bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")
     bn.add_argument("--out", type=Path, default=Path("benchmark"), help="folder for results.json, results.md, tradeoff.png")
     bn.add_argument("--seed", type=int, default=0, help="seed (same seed, same results)")
     bn.set_defaults(func=_benchmark)
     return p
+
+
+def _bc_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", type=float, default=0.3, help="bc cursor sampling temperature (0: most likely)")
+    p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
+                   help="bc keys: sample each step, or switch at the median of the predicted switch time")
+    p.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
+
+
+def _bc_options(args: argparse.Namespace) -> dict:
+    return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
 
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:
@@ -334,6 +342,7 @@ def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autopla
     p.add_argument("--checkpoint", type=Path, help="trained model for bc/wgan/gail")
     p.add_argument("--mods", default="NM", help="mods as acronyms, e.g. HDHR or DT")
     p.add_argument("--seed", type=int, default=0, help="random seed for agents that sample")
+    _bc_args(p)
 
 
 def main(argv: list[str] | None = None) -> int:

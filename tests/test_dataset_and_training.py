@@ -197,3 +197,16 @@ def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
     assert np.isfinite(tuned["train/cursor_nll"])
     with pytest.raises(Exception, match="does not match"):
         train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "c"), init=str(tmp_path / "a"), **{**TINY, "hidden": 8}))
+
+
+def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(down=[False, False], survival=[1.0, 1.0])
+    press = [BCAgent._median_keys(state, [0.3, 0.1]).tolist() for _ in range(2)]
+    # key 1: P(pressed by now) = 0.3, 0.51 -> down on the second step; key 2: 0.1, 0.19 -> stays up
+    assert press == [[False, False], [True, False]]
+    hold = [BCAgent._median_keys(state, [0.9, 0.1])[0].item() for _ in range(7)]
+    assert hold == [True] * 6 + [False]  # 0.9^7 = 0.48 < 0.5: released on the seventh step
+    with pytest.raises(ValueError, match="key_decoding"):
+        BCAgent("unused.pt", key_decoding="greedy")
