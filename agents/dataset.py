@@ -29,7 +29,7 @@ from tqdm import tqdm
 from osu_env.beatmap import PLAYFIELD_HEIGHT, Beatmap, load_beatmap
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, step_times
 from osu_env.errors import OsuInputError
-from osu_env.features import DEFAULT_K, ObjectTable, obs_size, observe
+from osu_env.features import DEFAULT_K, GLOBAL_FEATURES, ObjectTable, obs_size, observe
 from osu_env.library import Pair, Skipped, pair_replays
 from osu_env.replay import Replay
 from osu_env.rules import M1, M2, Mods
@@ -50,6 +50,35 @@ def mirror_index(k: int) -> np.ndarray:
     """Indices of the observation that change sign under a top-bottom mirror: the
     cursor's y and every object's y offsets."""
     return np.concatenate([GLOBAL_Y, offset_index(k)[2]])
+
+
+def spinning(obs):
+    """Which steps of ``obs`` (..., D) have a spinner under way as the next object."""
+    kind, running = GLOBAL_FEATURES + 11, GLOBAL_FEATURES + 12  # object 0's spinner one-hot and running flag
+    return (obs[..., kind] > 0.5) & (obs[..., running] > 0.5)
+
+
+def rotate_about_centre(obs, act, prev_act, theta, k: int):
+    """Windows as if the whole play had been turned by ``theta`` (radians, one per window)
+    about the playfield centre: the cursor, its actions and every object offset rotate
+    together, so distances, speeds and the spin about a spinner (whose centre is the
+    playfield centre) stay exactly what they were.  Spinners are where this is worth it:
+    a spin is the same at any angle, and the ~2% of play they fill gives few examples.
+    Torch tensors, in place; ``theta`` has shape (B,)."""
+    import torch
+
+    _, xs, ys = offset_index(k)
+    c, s = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
+
+    def turn(a, ix, iy):
+        x, y = a[..., ix], a[..., iy]
+        a[..., ix], a[..., iy] = c * x - s * y, s * x + c * y
+
+    turn(obs, [0], [1])
+    turn(obs, xs, ys)
+    turn(act, [0], [1])
+    turn(prev_act, [0], [1])
+    return obs, act, prev_act
 
 
 def shift_cursor(obs, prev_act, dx_px, dy_px, k: int):
@@ -202,9 +231,7 @@ class Dataset:
     def spinning_steps(self, episodes: list[Episode]) -> np.ndarray:
         """Rows of ``episodes`` where the next object is a spinner under way: rare (about
         2% of play) but where a policy must keep up a motion of its own."""
-        kind, running = 6 + 11, 6 + 12  # object 0's spinner one-hot and running flag
-        rows = [e.offset + np.flatnonzero((self.obs[e.offset:e.offset + e.length, kind] > 0.5)
-                                          & (self.obs[e.offset:e.offset + e.length, running] > 0.5)) for e in episodes]
+        rows = [e.offset + np.flatnonzero(spinning(self.obs[e.offset:e.offset + e.length])) for e in episodes]
         return np.concatenate(rows) if rows else np.empty(0, np.int64)
 
     def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator,

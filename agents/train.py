@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from osu_env.errors import OsuInputError
 
-from .dataset import Dataset, mirror_index, shift_cursor
+from .dataset import Dataset, mirror_index, rotate_about_centre, shift_cursor, spinning
 from .lstm import LSTMPolicy, bc_losses, load_policy
 
 
@@ -40,6 +40,7 @@ class BCArgs:
     mirror: bool = True  # augment: flip map and cursor top-bottom (as HR does) half of the time
     cursor_noise_px: float = 0.0  # augment: shift the previous cursor by N(0, this) px per step
     spinner_share: float = 0.0  # share of windows placed over a spinner (they are ~2% of play)
+    spinner_rotate: bool = False  # augment: turn windows with a spinner under way by a random angle about its centre
     init: str | None = None  # start from this checkpoint's weights (fine-tuning), new optimizer
     seed: int = 0  # seeds init and window sampling
     device: str | None = None  # cuda when present, else cpu
@@ -128,6 +129,10 @@ def train_bc(args: BCArgs) -> dict:
             obs[:, :, flip] = torch.where(m[:, None, None], -obs[:, :, flip], obs[:, :, flip])
             act[..., 1] = torch.where(m[:, None], -act[..., 1], act[..., 1])
             prev[..., 1] = torch.where(m[:, None], -prev[..., 1], prev[..., 1])
+        if args.spinner_rotate:
+            theta = torch.as_tensor(rng.uniform(0, 2 * math.pi, args.batch), dtype=torch.float32, device=device)
+            theta = torch.where(spinning(obs).any(1), theta, torch.zeros_like(theta))
+            obs, act, prev = rotate_about_centre(obs, act, prev, theta, ds.k)
         if args.cursor_noise_px > 0:
             g = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**31)))
             d = (torch.randn(2, *obs.shape[:2], generator=g) * args.cursor_noise_px).to(device)

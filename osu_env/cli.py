@@ -293,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-mirror", dest="mirror", action="store_false", default=None, help="no mirror augmentation")
     tr.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 0)")
     tr.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0)")
+    tr.add_argument("--spinner-rotate", action="store_true", default=None,
+                    help="turn windows with a spinner under way by a random angle about its centre (augmentation)")
     tr.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
     tr.add_argument("--seed", type=int, help="seed (default 0)")
     tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")

@@ -199,6 +199,37 @@ def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
         train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "c"), init=str(tmp_path / "a"), **{**TINY, "hidden": 8}))
 
 
+def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, tmp_path):
+    """A window turned about the playfield centre is still a play the env could show: the
+    spinner's aim offset is still centre minus cursor, and the spin (angle swept about the
+    centre, radius, step lengths) is what the human did."""
+    from agents.dataset import rotate_about_centre, spinning
+
+    ds_path = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
+    ds = Dataset(ds_path)
+    eps = ds.split("train")
+    obs, act, prev = (torch.as_tensor(a) for a in ds.sample_windows(eps, 8, 32, np.random.default_rng(1),
+                                                                       ds.spinning_steps(eps), 1.0))
+    theta = torch.linspace(0.3, 5.0, 8)
+    o, a, p = rotate_about_centre(obs.clone(), act.clone(), prev.clone(), theta, ds.k)
+    on = spinning(o)
+    assert on.any() and torch.equal(on, spinning(obs))
+    aim = slice(6 + 5, 6 + 7)  # object 0's "where to aim" offset: the spinner centre minus the cursor
+    assert torch.allclose(o[..., aim][on], -o[..., :2][on], atol=1e-5)
+
+    def swept(c):  # angle swept about the centre between consecutive actions
+        ang = torch.atan2(c[..., 1], c[..., 0])
+        return torch.remainder(ang[:, 1:] - ang[:, :-1] + np.pi, 2 * np.pi) - np.pi
+
+    assert torch.allclose(swept(a), swept(act), atol=1e-4)
+    assert torch.allclose(a[..., :2].norm(dim=-1), act[..., :2].norm(dim=-1), atol=1e-5)
+    assert not torch.allclose(a[..., :2], act[..., :2])
+    metrics = train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "r"), spinner_share=0.5, spinner_rotate=True,
+                              **{**TINY, "steps": 2}))
+    assert np.isfinite(metrics["train/cursor_nll"])
+
+
 def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
     from types import SimpleNamespace
 
