@@ -151,6 +151,19 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
     return poly, dist
 
 
+def float32_path_length(poly: np.ndarray) -> float:
+    """The path's length as stable measures it: each segment's length in float32, summed.
+
+    Stable times a slider by walking these float32 segment lengths, so a slider mapped to
+    last exactly 225 ms can end at 224.99998 ms and be floored to 224: its last tick then
+    comes 1 ms earlier, which decides whether a frame 1 ms before it counts.
+    """
+    p = poly.astype(np.float32)
+    d = np.diff(p, axis=0)
+    seg = np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32)
+    return float(seg.astype(np.float64).sum())
+
+
 def path_distance_at(elapsed_ms: float, span_ms: float, spans: int, length_px: float) -> float:
     """Distance along the path of a slider's ball ``elapsed_ms`` after its start.
 
@@ -353,7 +366,7 @@ def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) ->
             px_per_beat = float(ob.length) * repeat / float(ob.num_beats) if ob.num_beats else 0.0
             beat_ms = float(ob.ms_per_beat)
             velocity = px_per_beat / beat_ms if beat_ms > 0 else 0.0  # osu!px per ms
-            span = float(ob.length) / velocity if velocity > 0 else 0.0
+            span = float32_path_length(poly) / velocity if velocity > 0 else 0.0
             lengths.append(float(dist[-1]))
             spans.append(repeat)
             span_ms.append(span)
