@@ -11,7 +11,15 @@ order danser-go's stable emulation and osu!stable use):
    heads are missed after the 50 window, sliders and spinners are summed up at their end).
 
 Replays from clients before 2019-05-06 judged object ends every millisecond instead of
-on frames; ``post_until_ms`` lets the caller reproduce that.  The same ``Judge`` drives
+on frames; ``post_until_ms`` lets the caller reproduce that.
+
+Replays exported by osu!lazer were judged by lazer's rules (``lazer=True``), which
+differ in two places.  Each slider counts by its head alone: without the Classic mod
+lazer judges the head like a circle and scores ticks and tail apart from the
+300/100/50/miss counts (R/Objects/Slider.cs CreateJudgement, SliderHeadCircle.cs).  And
+there is no stable notelock: a press is refused only before the start of an earlier
+unjudged circle or slider head, and a hit misses every earlier one still open
+(R/UI/ObjectOrderedHitPolicy.cs).  The same ``Judge`` drives
 the gymnasium env one step at a time and judges whole replays via :func:`judge`.
 """
 from __future__ import annotations
@@ -111,12 +119,13 @@ class Judge:
     it produced; ``finish()`` judges what is left once the play is over.
     """
 
-    def __init__(self, beatmap: Beatmap, *, old_spinner_scoring: bool = False):
+    def __init__(self, beatmap: Beatmap, *, old_spinner_scoring: bool = False, lazer: bool = False):
         if beatmap.mods & Mods.Relax:
             raise ReplayError("Relax plays are not judged: osu! clicks for the player there, so the counts say nothing about them")
         self.bm = beatmap
         n = beatmap.n_objects
         self.old_spinner_scoring = old_spinner_scoring
+        self.lazer = lazer
         self.spun_out = bool(beatmap.mods & Mods.SpunOut)
         self.rate = beatmap.clock_rate
         self.radius = beatmap.radius
@@ -199,7 +208,9 @@ class Judge:
         return self.done[j] and self.done_at[j] < t
 
     def _can_be_hit(self, t: int, i: int) -> int:
-        """Notelock (danser CanBeHitStable + CanBeHit; RULES A7)."""
+        """Notelock (danser CanBeHitStable + CanBeHit; RULES A7), or lazer's hit order."""
+        if self.lazer:
+            return self._lazer_can_be_hit(t, i)
         if self.kind[i] == CIRCLE:
             for j in range(i - 1, self.lo - 1, -1):  # processed[index-1]
                 if not self._removed(j, t):
@@ -213,6 +224,34 @@ class Judge:
         if abs(t - start) >= rules.HITTABLE_RANGE_MS:
             return SHAKE
         return CLICK
+
+    def _lazer_can_be_hit(self, t: int, i: int) -> int:
+        """ObjectOrderedHitPolicy: the last earlier circle or slider head blocks until
+        it is judged or its start time has come."""
+        if abs(t - self.start[i]) >= rules.HITTABLE_RANGE_MS:
+            return SHAKE
+        for j in range(i - 1, self.lo - 1, -1):
+            if self.kind[j] == SPINNER:
+                continue
+            open_ = not self._head_judged(j)
+            return SHAKE if open_ and t < self.start[j] else CLICK
+        return CLICK
+
+    def _head_judged(self, j: int) -> bool:
+        return self.done[j] if self.kind[j] == CIRCLE else (self.sl[j].start_hit or self.done[j])
+
+    def _miss_earlier_heads(self, i: int, t: int) -> None:
+        """lazer: hitting object i misses every earlier circle or slider head still open."""
+        for j in range(self.lo, i):
+            if self.kind[j] == SPINNER or self._head_judged(j):
+                continue
+            self._combo(-1)
+            if self.kind[j] == CIRCLE:
+                self._finish_object(j, t, 0)
+            else:
+                s = self.sl[j]
+                s.start_hit, s.start_result = True, 0
+                self.events.append((t, j, HEAD, 0))
 
     # ------------------------------------------------------------------ frame
     def step(self, t_ms: int, x: float, y: float, keys: int, post_until_ms: int | None = None) -> list:
@@ -309,6 +348,8 @@ class Judge:
             self.left_e = False
         else:
             self.right_e = False
+        if self.lazer:
+            self._miss_earlier_heads(i, t)
         res = self._result_for_delta(t - self.start[i])
         if res:
             self.hit_error[i] = t - self.start[i]
@@ -330,6 +371,8 @@ class Judge:
             self.left_e = False
         else:
             self.right_e = False
+        if self.lazer:
+            self._miss_earlier_heads(i, t)
         s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
         s.start_result = self._result_for_delta(t - self.start[i])
         s.start_hit = True
@@ -464,7 +507,7 @@ class Judge:
             if post_t >= self.end_i[i]:
                 s.start_hit = True
                 hits = s.scored + (1 if s.start_result > 0 else 0)
-                res = rules.slider_result(hits, len(s.times) + 1)
+                res = s.start_result if self.lazer else rules.slider_result(hits, len(s.times) + 1)
                 if res == 0:
                     self._combo(-1)
                 self._finish_object(i, max(t, self.end_i[i]), res)
@@ -546,28 +589,60 @@ def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> 
     return np.flatnonzero(span)
 
 
+def lazer_fail_ms(t_ms: np.ndarray) -> int | None:
+    """The map time at which a failed osu!lazer play failed, read from its frames.
+
+    lazer keeps recording through its fail animation while it slows the song to a stop,
+    so the frames' song-time intervals shrink to zero; the judging stopped where that
+    slow-down began: the last frame whose running median interval (15 frames) is still
+    the play's typical one.  None when the frames do not end in such a slow-down.
+    """
+    d = np.diff(np.asarray(t_ms, np.float64))
+    if d.size < 4 * _FAIL_WINDOW:
+        return None
+    typical = float(np.median(d))
+    half = _FAIL_WINDOW // 2
+    running = np.median(np.lib.stride_tricks.sliding_window_view(np.pad(d, half, mode="edge"), _FAIL_WINDOW), axis=1)
+    if typical <= 0 or running[-1] >= 0.5 * typical:
+        return None
+    full_speed = np.flatnonzero(running >= typical)
+    if full_speed.size == 0:
+        return None
+    return int(t_ms[full_speed[-1] + 1])
+
+
+_FAIL_WINDOW = 15
+
+
 def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_frame: bool = False) -> JudgeResult:
-    """Judge a whole replay on a beatmap the way osu!stable did.
+    """Judge a whole replay on a beatmap the way osu! did.
 
     ``beatmap`` must be loaded with the replay's mods.  A replay that stops before the
     last object ends is treated as failed/quit: objects after its last frame stay
-    unjudged, as in the game.  ``every_frame=True`` steps every frame (the reference);
-    the default skips frames where nothing can be judged (see :func:`frames_that_matter`).
+    unjudged, as in the game (for a failed lazer play, after the fail: see
+    :func:`lazer_fail_ms`).  Replays exported by lazer count sliders by their heads.
+    ``every_frame=True`` steps every frame (the reference); the default skips frames
+    where nothing can be judged (see :func:`frames_that_matter`).
     """
     if check_md5 and replay.beatmap_md5 and replay.beatmap_md5 != beatmap.md5:
         raise WrongBeatmapError(
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
         )
-    version = replay.game_version or 10**8
-    j = Judge(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION)
+    version = replay.game_version or 10**8  # unknown: the newest stable rules
+    lazer = replay.game_version >= rules.LAZER_FIRST_VERSION
+    j = Judge(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION, lazer=lazer)
     t, n = replay.t_ms, replay.n_frames
+    complete = n > 0 and int(t[-1]) >= int(beatmap.end_ms.max()) - 1
+    if lazer and not complete:
+        fail = lazer_fail_ms(t)
+        if fail is not None:
+            n = int(np.searchsorted(t, fail, side="right"))
     old_ends = version < rules.NEW_OBJECT_END_HANDLING_VERSION
-    order = np.arange(n) if every_frame else frames_that_matter(beatmap, t, replay.keys)
+    order = np.arange(n) if every_frame else frames_that_matter(beatmap, t[:n], replay.keys[:n])
     t_list, x_list, y_list, k_list = t.tolist(), replay.x.tolist(), replay.y.tolist(), replay.keys.tolist()
     step = j.step
     for f in order.tolist():
         j.last_frame_t = t_list[f - 1] if f > 0 else 0  # spinners measure from the previous frame
         until = t_list[f + 1] if (old_ends and f + 1 < n) else None
         step(t_list[f], x_list[f], y_list[f], k_list[f], until)
-    complete = n > 0 and t_list[-1] >= int(beatmap.end_ms.max()) - 1
     return j.finish(complete=complete)

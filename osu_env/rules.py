@@ -53,6 +53,9 @@ STABLE_FRAME_MS = 1000.0 / 60.0  # danser spinner.go FrameTime
 # Replays from clients before these versions used older rules (danser rcontroller.go).
 NEW_OBJECT_END_HANDLING_VERSION = 20190506  # object ends scored only on replay frames
 NEW_SPINNER_SCORING_VERSION = 20190510  # post-2019-05-10 spinner thresholds
+# osu!lazer writes versions from 30000000 up into the .osr it exports (osu.Game
+# LegacyScoreEncoder.LATEST_VERSION); those plays were judged by lazer's rules.
+LAZER_FIRST_VERSION = 30000000
 
 
 def difficulty_range(value: float, lo: float, mid: float, hi: float) -> float:

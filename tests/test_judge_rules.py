@@ -1,4 +1,5 @@
 """Each osu!stable rule on a tiny inline map, with hand-made frames."""
+import dataclasses
 import math
 
 import numpy as np
@@ -176,3 +177,52 @@ def test_judge_ball_lookup_matches_beatmap_ball_position():
     for i in np.flatnonzero(bm.kind == 1):
         for t in np.linspace(bm.start_ms[i] - 10, bm.end_ms[i] + 10, 37):
             assert j._ball(int(i), float(t)) == pytest.approx(bm.ball_position(int(i), float(t)))
+
+
+def test_slider_timing_walks_float32_segment_lengths(make_map):
+    # Blue Zenith's 45 px line: 44.999996 px in float32, so three 125 ms spans end at
+    # 374.99997 ms, floored to 374, and the last tick comes at 374 - 36.  osu! scored a
+    # frame 1 ms before the exact-arithmetic last tick (replay-0_658127 in ../shared/data).
+    bm = load_beatmap(make_map(["352,225,1000,2,0,L|396:237,3,45"], sv=1.8))
+    assert int(bm.end_ms[0]) == 1374
+    assert bm.ev_time.tolist()[-1] == 1374 - 36
+
+
+def _lazer(replay):
+    """The same frames as exported by osu!lazer."""
+    return dataclasses.replace(replay, game_version=30000016)
+
+
+def test_lazer_replays_count_a_slider_by_its_head(make_map):
+    bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))
+    play = _slider_play(bm, release_at=1700)  # head and tick hit, last tick missed
+    assert judge(bm, play).result[0] == 100
+    assert judge(bm, _lazer(play)).result[0] == 300
+
+
+def test_lazer_has_no_notelock_a_later_hit_misses_the_earlier_circle(make_map):
+    objects = ["100,100,1000,1,0,0:0:0:0:", "400,300,1100,1,0,0:0:0:0:"]
+    bm = load_beatmap(make_map(objects, od=5))
+    play = frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0))
+    assert judge(bm, play).counts == (0, 0, 0, 2)  # stable: notelocked
+    assert judge(bm, _lazer(play)).result.tolist() == [0, 300]
+    # A press before the earlier circle's start is still refused.
+    early = frames((500, 0, 0, 0), *tap(990, 400, 300), (3000, 0, 0, 0))
+    assert judge(bm, _lazer(early)).counts == (0, 0, 0, 2)
+
+
+def test_failed_lazer_play_stops_judging_where_the_song_slows_down(make_map):
+    objects = ["100,100,1000,1,0,0:0:0:0:", "200,100,2000,1,0,0:0:0:0:", "300,100,3100,1,0,0:0:0:0:", "400,100,5000,1,0,0:0:0:0:"]
+    bm = load_beatmap(make_map(objects, od=5))
+    rows = [(t, 0, 0, 0) for t in range(500, 3001, 17)]
+    rows[[r[0] for r in rows].index(993)] = (993, 100, 100, LEFT)
+    rows[[r[0] for r in rows].index(2013)] = (2013, 200, 100, LEFT)
+    t = rows[-1][0]
+    for dt in [d for d in range(16, -1, -1) for _ in range(3)]:  # lazer's fail animation
+        t += dt
+        rows.append((t, 0, 0, 0))
+    assert t > 3100 + bm.hit_window_50  # the frames run past the third circle's 50 window
+    assert judge(bm, frames(*rows)).counts == (2, 0, 0, 1)  # stable: it timed out
+    lazer = judge(bm, _lazer(frames(*rows)))
+    assert lazer.counts == (2, 0, 0, 0)
+    assert lazer.result.tolist() == [300, 300, -1, -1]
