@@ -38,17 +38,57 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- paths
 def _bezier(points: np.ndarray) -> np.ndarray:
-    """Sample one Bezier segment densely (about every 1 osu!px of control polygon)."""
-    if len(points) == 1:
+    """One Bezier segment as osu! flattens it: split in halves until each piece's control
+    polygon bends by at most the 0.25 px tolerance, then three points per control point
+    of each flat piece (osu-framework PathApproximator.BezierToPiecewiseLinear, from
+    stable).  The ball runs along this polyline, so a follow-circle test within a
+    quarter pixel depends on flattening it the same way."""
+    cp = [(float(x), float(y)) for x, y in points]
+    n = len(cp)
+    if n < 3:
         return points.copy()
-    polygon = float(np.linalg.norm(np.diff(points, axis=0), axis=1).sum())
-    n = int(min(max(polygon, 8), 2000)) + 1
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    # de Casteljau, vectorised over t: numerically stable for high-degree segments.
-    work = np.broadcast_to(points, (n,) + points.shape).copy()
-    for _ in range(len(points) - 1):
-        work = work[:, :-1] * (1 - t[:, :, None]) + work[:, 1:] * t[:, :, None]
-    return work[:, 0]
+    out: list[tuple[float, float]] = []
+    stack = [cp]
+    while stack:
+        piece = stack.pop()
+        left, right = _bezier_halves(piece)
+        if _bezier_flat(piece):
+            # the flat piece's points: the halves' control points, smoothed 1-2-1
+            joined = left + right[1:]
+            out.append(piece[0])
+            for i in range(1, n - 1):
+                a, b, c = joined[2 * i - 1], joined[2 * i], joined[2 * i + 1]
+                out.append((0.25 * (a[0] + 2 * b[0] + c[0]), 0.25 * (a[1] + 2 * b[1] + c[1])))
+            continue
+        stack.append(right)
+        stack.append(left)
+    out.append(cp[-1])
+    return np.array(out, dtype=np.float64)
+
+
+_BEZIER_FLAT_SQ = 4 * 0.25**2  # PathApproximator: (2 x BEZIER_TOLERANCE)^2
+
+
+def _bezier_flat(cp: list) -> bool:
+    for i in range(1, len(cp) - 1):
+        dx = cp[i - 1][0] - 2 * cp[i][0] + cp[i + 1][0]
+        dy = cp[i - 1][1] - 2 * cp[i][1] + cp[i + 1][1]
+        if dx * dx + dy * dy > _BEZIER_FLAT_SQ:
+            return False
+    return True
+
+
+def _bezier_halves(cp: list) -> tuple[list, list]:
+    """de Casteljau at t = 1/2: the control points of the two halves."""
+    n = len(cp)
+    mid = list(cp)
+    left, right = [None] * n, [None] * n
+    for i in range(n):
+        left[i] = mid[0]
+        right[n - 1 - i] = mid[n - 1 - i]
+        for j in range(n - 1 - i):
+            mid[j] = ((mid[j][0] + mid[j + 1][0]) * 0.5, (mid[j][1] + mid[j + 1][1]) * 0.5)
+    return left, right
 
 
 def _multi_bezier(points: np.ndarray) -> np.ndarray:
@@ -62,7 +102,8 @@ def _multi_bezier(points: np.ndarray) -> np.ndarray:
 
 
 def _perfect(points: np.ndarray) -> np.ndarray | None:
-    """A "P" slider: the circular arc through three points (None if they are collinear)."""
+    """A "P" slider: chords of the circular arc through three points (None if they are
+    collinear), as few as osu! uses, since the ball runs along the chords."""
     a, b, c = points
     d = 2 * (a[0] * (b[1] - c[1]) + b[0] * (c[1] - a[1]) + c[0] * (a[1] - b[1]))
     if abs(d) < 1e-3:
@@ -86,7 +127,8 @@ def _perfect(points: np.ndarray) -> np.ndarray | None:
     if ortho @ (b - a) < 0:
         direction = -1.0
         theta_range = 2 * math.pi - theta_range
-    n = max(2, int(math.ceil(theta_range * radius)) + 1)
+    # as many chords as keep each within 0.1 px of the arc (PathApproximator, from stable)
+    n = 2 if 2 * radius <= 0.1 else max(2, int(math.ceil(theta_range / (2 * math.acos(1 - 0.1 / radius)))))
     theta = theta_start + direction * np.linspace(0.0, theta_range, n)
     return np.column_stack([centre[0] + radius * np.cos(theta), centre[1] + radius * np.sin(theta)])
 
@@ -162,6 +204,36 @@ def float32_path_length(poly: np.ndarray) -> float:
     d = np.diff(p, axis=0)
     seg = np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32)
     return float(seg.astype(np.float64).sum())
+
+
+def stable_ball_path(poly: np.ndarray, start_ms: float, span_ms: float, spans: int):
+    """The slider ball's path as stable's judge times it: every chord of every span, in
+    the order the ball runs them, with start and end times truncated to whole ms.
+
+    Each chord takes its float32 length over the slider velocity; the running time is
+    kept in float64 but each chord's ends are truncated (danser-go's stable slider path,
+    objects/slider.go).  Between its two times the ball moves linearly along the chord,
+    so on a fast slider it can sit up to one ms of travel away from where exact arc
+    length puts it; the follow-circle tests in real replays go with these positions.
+    Returns (t1, t2, a, b): (k,) int64 times and (k, 2) chord ends.
+    """
+    p32 = poly.astype(np.float32)
+    d = np.diff(p32, axis=0)
+    seg = np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32).astype(np.float64)
+    total = float(seg.sum())
+    if total <= 0 or span_ms <= 0 or spans < 1:
+        head = poly[:1]
+        return np.array([int(start_ms)]), np.array([int(start_ms)]), head.copy(), head.copy()
+    ms = seg * (span_ms / total)  # a chord's duration: its length over the velocity
+    forward = np.arange(len(seg))
+    order = np.concatenate([forward if s % 2 == 0 else forward[::-1] for s in range(spans)])
+    dur = ms[order]
+    ends = float(start_ms) + np.cumsum(dur)  # the running time, chord by chord
+    begins = ends - dur
+    rev = np.concatenate([np.zeros(len(seg), bool) if s % 2 == 0 else np.ones(len(seg), bool) for s in range(spans)])
+    a = np.where(rev[:, None], poly[order + 1], poly[order])
+    b = np.where(rev[:, None], poly[order], poly[order + 1])
+    return np.floor(begins).astype(np.int64), np.floor(ends).astype(np.int64), a, b
 
 
 def path_distance_at(elapsed_ms: float, span_ms: float, spans: int, length_px: float) -> float:

@@ -25,13 +25,13 @@ the gymnasium env one step at a time and judges whole replays via :func:`judge`.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import rules
-from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap, path_distance_at
+from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap, stable_ball_path
 from .errors import ReplayError, WrongBeatmapError
 from .replay import Replay
 from .rules import M1, M2, Mods
@@ -418,23 +418,24 @@ class Judge:
             s.sliding = False
 
     def _ball(self, i: int, t: float) -> tuple[float, float]:
-        """Slider ball position; a bisect over cached lists (same values as
-        :meth:`Beatmap.ball_position`, without numpy's per-call overhead)."""
+        """Where stable's judge puts the slider ball: on its whole-ms timed chords (see
+        :func:`stable_ball_path`), found by a bisect over cached lists."""
         path = self._paths.get(i)
         if path is None:
-            poly, dist = self.bm.slider_path_of(i)
+            poly, _ = self.bm.slider_path_of(i)
             s = int(self.bm.slider_index[i])
-            path = (dist.tolist(), poly[:, 0].tolist(), poly[:, 1].tolist(), float(self.bm.span_ms[s]), int(self.bm.spans[s]))
+            t1, t2, a, b = stable_ball_path(poly, self.start[i], float(self.bm.span_ms[s]), int(self.bm.spans[s]))
+            path = (t1.tolist(), t2.tolist(), a.tolist(), b.tolist())
             self._paths[i] = path
-        dist, xs, ys, span_ms, spans = path
-        d = path_distance_at(t - self.start[i], span_ms, spans, dist[-1])
-        k = bisect_right(dist, d)
-        if k >= len(dist):
-            return xs[-1], ys[-1]
-        if k == 0:
-            return xs[0], ys[0]
-        f = (d - dist[k - 1]) / (dist[k] - dist[k - 1])
-        return xs[k - 1] + f * (xs[k] - xs[k - 1]), ys[k - 1] + f * (ys[k] - ys[k - 1])
+        t1s, t2s, a_s, b_s = path
+        k = min(bisect_left(t2s, t), len(t2s) - 1)
+        t1, t2 = t1s[k], t2s[k]
+        b = b_s[k]
+        if t2 == t1:
+            return b[0], b[1]
+        a = a_s[k]
+        f = (min(max(t, t1), t2) - t1) / (t2 - t1)
+        return a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])
 
     # ------------------------------------------------------------------ spinners
     def _spin(self, i: int, t: int, x: float, y: float) -> None:
