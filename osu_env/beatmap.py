@@ -194,19 +194,22 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
 
 
 def float32_path_length(poly: np.ndarray) -> float:
-    """The path's length as stable measures it: each segment's length in float32, summed.
+    """The path's length as stable measures it: each chord's length in float32, summed.
 
-    Stable times a slider by walking these float32 segment lengths, so a slider mapped to
+    Stable times a slider by walking these float32 chord lengths, so a slider mapped to
     last exactly 225 ms can end at 224.99998 ms and be floored to 224: its last tick then
     comes 1 ms earlier, which decides whether a frame 1 ms before it counts.
     """
-    p = poly.astype(np.float32)
-    d = np.diff(p, axis=0)
-    seg = np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32)
-    return float(seg.astype(np.float64).sum())
+    return float(float32_chord_lengths(poly).sum())
 
 
-def stable_ball_path(poly: np.ndarray, start_ms: float, span_ms: float, spans: int):
+def float32_chord_lengths(poly: np.ndarray) -> np.ndarray:
+    """Each chord's length computed in float32 (as stable does), returned as float64."""
+    d = np.diff(poly.astype(np.float32), axis=0)
+    return np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32).astype(np.float64)
+
+
+def stable_ball_path(poly: np.ndarray, start_ms: float, span_ms: float, spans: int, chords: np.ndarray | None = None):
     """The slider ball's path as stable's judge times it: every chord of every span, in
     the order the ball runs them, with start and end times truncated to whole ms.
 
@@ -215,25 +218,22 @@ def stable_ball_path(poly: np.ndarray, start_ms: float, span_ms: float, spans: i
     objects/slider.go).  Between its two times the ball moves linearly along the chord,
     so on a fast slider it can sit up to one ms of travel away from where exact arc
     length puts it; the follow-circle tests in real replays go with these positions.
+    ``chords``: the float32 chord lengths when already known.
     Returns (t1, t2, a, b): (k,) int64 times and (k, 2) chord ends.
     """
-    p32 = poly.astype(np.float32)
-    d = np.diff(p32, axis=0)
-    seg = np.sqrt((d * d).sum(axis=1, dtype=np.float32), dtype=np.float32).astype(np.float64)
+    seg = float32_chord_lengths(poly) if chords is None else chords
     total = float(seg.sum())
     if total <= 0 or span_ms <= 0 or spans < 1:
         head = poly[:1]
         return np.array([int(start_ms)]), np.array([int(start_ms)]), head.copy(), head.copy()
-    ms = seg * (span_ms / total)  # a chord's duration: its length over the velocity
-    forward = np.arange(len(seg))
-    order = np.concatenate([forward if s % 2 == 0 else forward[::-1] for s in range(spans)])
-    dur = ms[order]
+    dur = seg * (span_ms / total)  # a chord's duration: its length over the velocity
+    a, b = poly[:-1], poly[1:]
+    if spans > 1:  # the ball runs odd spans backwards
+        dur = np.concatenate([dur[::-1] if s % 2 else dur for s in range(spans)])
+        a = np.concatenate([poly[:0:-1] if s % 2 else poly[:-1] for s in range(spans)])
+        b = np.concatenate([poly[-2::-1] if s % 2 else poly[1:] for s in range(spans)])
     ends = float(start_ms) + np.cumsum(dur)  # the running time, chord by chord
-    begins = ends - dur
-    rev = np.concatenate([np.zeros(len(seg), bool) if s % 2 == 0 else np.ones(len(seg), bool) for s in range(spans)])
-    a = np.where(rev[:, None], poly[order + 1], poly[order])
-    b = np.where(rev[:, None], poly[order], poly[order + 1])
-    return np.floor(begins).astype(np.int64), np.floor(ends).astype(np.int64), a, b
+    return np.floor(ends - dur).astype(np.int64), np.floor(ends).astype(np.int64), a, b
 
 
 def path_distance_at(elapsed_ms: float, span_ms: float, spans: int, length_px: float) -> float:

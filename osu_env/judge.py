@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import rules
-from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap, stable_ball_path
+from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap, float32_chord_lengths, stable_ball_path
 from .errors import ReplayError, WrongBeatmapError
 from .replay import Replay
 from .rules import M1, M2, Mods
@@ -152,6 +152,7 @@ class Judge:
             ev = beatmap.slider_events_of(i)
             self.sl[int(i)] = _SliderState(beatmap.ev_time[ev].tolist(), beatmap.ev_kind[ev].tolist())
         self._paths: dict[int, tuple] = {}
+        self._chords = None
         self.sp = {}
         for i in np.flatnonzero(beatmap.kind == SPINNER):
             dur = self.end[i] - self.start[i]
@@ -424,18 +425,20 @@ class Judge:
         if path is None:
             poly, _ = self.bm.slider_path_of(i)
             s = int(self.bm.slider_index[i])
-            t1, t2, a, b = stable_ball_path(poly, self.start[i], float(self.bm.span_ms[s]), int(self.bm.spans[s]))
-            path = (t1.tolist(), t2.tolist(), a.tolist(), b.tolist())
+            if self._chords is None:  # all sliders' chord lengths in one pass
+                self._chords = float32_chord_lengths(self.bm.path_xy)
+            lo = int(self.bm.path_start[s])
+            chords = self._chords[lo : lo + len(poly) - 1]
+            t1, t2, a, b = stable_ball_path(poly, self.start[i], float(self.bm.span_ms[s]), int(self.bm.spans[s]), chords)
+            path = (t1.tolist(), t2.tolist(), a[:, 0].tolist(), a[:, 1].tolist(), b[:, 0].tolist(), b[:, 1].tolist())
             self._paths[i] = path
-        t1s, t2s, a_s, b_s = path
+        t1s, t2s, ax, ay, bx, by = path
         k = min(bisect_left(t2s, t), len(t2s) - 1)
         t1, t2 = t1s[k], t2s[k]
-        b = b_s[k]
         if t2 == t1:
-            return b[0], b[1]
-        a = a_s[k]
+            return bx[k], by[k]
         f = (min(max(t, t1), t2) - t1) / (t2 - t1)
-        return a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])
+        return ax[k] + f * (bx[k] - ax[k]), ay[k] + f * (by[k] - ay[k])
 
     # ------------------------------------------------------------------ spinners
     def _spin(self, i: int, t: int, x: float, y: float) -> None:
