@@ -58,6 +58,18 @@ def spinning(obs):
     return (obs[..., kind] > 0.5) & (obs[..., running] > 0.5)
 
 
+def spin_sense(obs):
+    """Net turn (radians) of the cursor about the playfield centre over each window's
+    spinner steps: > 0 one way, < 0 the other, 0 without a spinner.  ``obs`` (B, L, D),
+    torch; the cursor's features are its offsets from the centre (features.py)."""
+    import torch
+
+    x, y = obs[..., 0], obs[..., 1]
+    step = torch.atan2(x[:, :-1] * y[:, 1:] - y[:, :-1] * x[:, 1:], x[:, :-1] * x[:, 1:] + y[:, :-1] * y[:, 1:])
+    both = spinning(obs[:, :-1]) & spinning(obs[:, 1:])
+    return torch.where(both, step, torch.zeros_like(step)).sum(1)
+
+
 def rotate_about_centre(obs, act, prev_act, theta, k: int):
     """Windows as if the whole play had been turned by ``theta`` (radians, one per window)
     about the playfield centre: the cursor, its actions and every object offset rotate

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from osu_env.errors import OsuInputError
 
-from .dataset import Dataset, mirror_index, rotate_about_centre, shift_cursor, spinning
+from .dataset import Dataset, mirror_index, rotate_about_centre, shift_cursor, spin_sense, spinning
 from .lstm import LSTMPolicy, bc_losses, load_policy
 
 
@@ -41,6 +41,7 @@ class BCArgs:
     cursor_noise_px: float = 12.0  # augment: shift the previous cursor by N(0, this) px per step
     spinner_share: float = 0.5  # share of windows placed over a spinner (they are ~2% of play)
     spinner_rotate: bool = True  # augment: turn windows with a spinner under way by a random angle about its centre
+    spin_one_way: bool = False  # augment: mirror spinner windows spun the less common way, so all spin alike (measured: README)
     init: str | None = None  # start from this checkpoint's weights (fine-tuning), new optimizer
     seed: int = 0  # seeds init and window sampling
     device: str | None = None  # cuda when present, else cpu
@@ -124,8 +125,16 @@ def train_bc(args: BCArgs) -> dict:
     for step in bar:
         rng = np.random.default_rng((args.seed, rank, step))
         obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(train_eps, args.batch, args.window, rng, anchors, args.spinner_share))
+        m = torch.zeros(args.batch, dtype=torch.bool, device=device)
         if args.mirror:
-            m = torch.as_tensor(rng.random(args.batch) < 0.5, device=device)
+            m ^= torch.as_tensor(rng.random(args.batch) < 0.5, device=device)
+        if args.spin_one_way:
+            # Humans spin both ways (about 2:1 in the data); a policy cloned from both
+            # hedges between them and reverses mid-spin, which bleeds off stable's
+            # damped spin speed.  A top-bottom mirror turns a spin the other way round.
+            sense = spin_sense(obs)
+            m = torch.where(sense != 0, sense > 0, m)
+        if m.any():
             obs[:, :, flip] = torch.where(m[:, None, None], -obs[:, :, flip], obs[:, :, flip])
             act[..., 1] = torch.where(m[:, None], -act[..., 1], act[..., 1])
             prev[..., 1] = torch.where(m[:, None], -prev[..., 1], prev[..., 1])

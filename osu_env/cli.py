@@ -296,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0.5)")
     tr.add_argument("--spinner-rotate", action=argparse.BooleanOptionalAction, default=None,
                     help="turn windows with a spinner under way by a random angle about its centre (default on)")
+    tr.add_argument("--spin-one-way", action=argparse.BooleanOptionalAction, default=None,
+                    help="mirror spinner windows spun the less common way, so every spin in training turns alike (default off)")
     tr.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
     tr.add_argument("--seed", type=int, help="seed (default 0)")
     tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")

@@ -230,6 +230,36 @@ def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, t
     assert np.isfinite(metrics["train/cursor_nll"])
 
 
+def test_spin_sense_reads_the_turn_and_a_mirror_reverses_it(library, tmp_path):
+    """--spin-one-way mirrors spinner windows by the sign of their turn about the centre:
+    that sign must be the cursor's real turn over the spinner steps, and a top-bottom
+    mirror must reverse it (and leave windows without a spinner at 0)."""
+    from agents.dataset import mirror_index, spin_sense, spinning
+
+    ds_path = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
+    ds = Dataset(ds_path)
+    eps = ds.split("train")
+    obs = torch.as_tensor(ds.sample_windows(eps, 8, 64, np.random.default_rng(2), ds.spinning_steps(eps), 1.0)[0])
+    sense = spin_sense(obs)
+    assert (sense != 0).any()
+    for b in range(8):
+        on = spinning(obs[b]).numpy()
+        if on.sum() < 2:
+            continue
+        x, y = obs[b, :, 0].numpy(), obs[b, :, 1].numpy()
+        turn = np.unwrap(np.arctan2(y, x))
+        steps = np.diff(turn)[on[:-1] & on[1:]]
+        assert float(sense[b]) == pytest.approx(float(steps.sum()), abs=1e-3)
+    flipped = obs.clone()
+    flip = torch.as_tensor(mirror_index(ds.k))
+    flipped[:, :, flip] = -flipped[:, :, flip]
+    assert torch.allclose(spin_sense(flipped), -sense, atol=1e-4)
+    plain = torch.as_tensor(ds.sample_windows(eps, 8, 64, np.random.default_rng(3))[0])
+    quiet = ~spinning(plain).any(1)
+    assert torch.equal(spin_sense(plain)[quiet], torch.zeros(int(quiet.sum())))
+
+
 def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
     from types import SimpleNamespace
 
