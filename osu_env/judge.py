@@ -14,12 +14,13 @@ Replays from clients before 2019-05-06 judged object ends every millisecond inst
 on frames; ``post_until_ms`` lets the caller reproduce that.
 
 Replays exported by osu!lazer were judged by lazer's rules (``lazer=True``), which
-differ in two places.  Each slider counts by its head alone: without the Classic mod
+differ in three places.  Each slider counts by its head alone: without the Classic mod
 lazer judges the head like a circle and scores ticks and tail apart from the
 300/100/50/miss counts (R/Objects/Slider.cs CreateJudgement, SliderHeadCircle.cs).  And
 there is no stable notelock: a press is refused only before the start of an earlier
 unjudged circle or slider head, and a hit misses every earlier one still open
-(R/UI/ObjectOrderedHitPolicy.cs).  The same ``Judge`` drives
+(R/UI/ObjectOrderedHitPolicy.cs).  And a failed play is judged only up to the fail
+(:func:`lazer_fail_ms`).  The same ``Judge`` drives
 the gymnasium env one step at a time and judges whole replays via :func:`judge`.
 """
 from __future__ import annotations
