@@ -88,9 +88,8 @@ class Play:
         self.map_id = map_id
         self.reward_weights = {**DEFAULT_REWARD, **(reward or {})}
         self.game_version = game_version
-        self.judge = Judge(beatmap, old_spinner_scoring=game_version < rules.NEW_SPINNER_SCORING_VERSION,
-                           lazer=game_version >= rules.LAZER_FIRST_VERSION)
-        self.old_ends = game_version < rules.NEW_OBJECT_END_HANDLING_VERSION
+        self.judge = Judge.for_client(beatmap, game_version)
+        self.old_ends = self.judge.old_ends
         self.end_ms = float(beatmap.end_ms.max()) + beatmap.hit_window_50 + 1 if beatmap.n_objects else 0.0
         if frame_times_ms is not None:
             self.times = np.asarray(frame_times_ms, np.int64)

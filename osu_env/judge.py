@@ -127,6 +127,7 @@ class Judge:
         n = beatmap.n_objects
         self.old_spinner_scoring = old_spinner_scoring
         self.lazer = lazer
+        self.old_ends = False  # set by for_client: judge object ends every ms (pre-2019 clients)
         self.spun_out = bool(beatmap.mods & Mods.SpunOut)
         self.rate = beatmap.clock_rate
         self.radius = beatmap.radius
@@ -175,6 +176,18 @@ class Judge:
         self.lo = 0  # first object that may still be unfinished
         self.hi = 0  # objects [0, hi) have faded in
         self.t = -(10**9)
+
+    @classmethod
+    def for_client(cls, beatmap: Beatmap, game_version: int) -> "Judge":
+        """A judge with the rules of the client that wrote ``game_version`` (0: unknown,
+        judged as the newest stable): old spinner thresholds and per-ms object ends before
+        2019, lazer's rules from 30000000.  ``old_ends`` tells the caller to pass
+        ``post_until_ms`` to :meth:`step`."""
+        version = game_version or 10**8
+        j = cls(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION,
+                lazer=game_version >= rules.LAZER_FIRST_VERSION)
+        j.old_ends = version < rules.NEW_OBJECT_END_HANDLING_VERSION
+        return j
 
     # ------------------------------------------------------------------ helpers
     def _combo(self, delta: int) -> None:
@@ -594,6 +607,9 @@ def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> 
     return np.flatnonzero(span)
 
 
+_FAIL_WINDOW = 15  # frames in the running median of frame intervals
+
+
 def lazer_fail_ms(t_ms: np.ndarray) -> int | None:
     """The map time at which a failed osu!lazer play failed, read from its frames.
 
@@ -616,9 +632,6 @@ def lazer_fail_ms(t_ms: np.ndarray) -> int | None:
     return int(t_ms[full_speed[-1] + 1])
 
 
-_FAIL_WINDOW = 15
-
-
 def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_frame: bool = False) -> JudgeResult:
     """Judge a whole replay on a beatmap the way osu! did.
 
@@ -633,16 +646,14 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
         raise WrongBeatmapError(
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
         )
-    version = replay.game_version or 10**8  # unknown: the newest stable rules
-    lazer = replay.game_version >= rules.LAZER_FIRST_VERSION
-    j = Judge(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION, lazer=lazer)
+    j = Judge.for_client(beatmap, replay.game_version)
     t, n = replay.t_ms, replay.n_frames
     complete = n > 0 and int(t[-1]) >= int(beatmap.end_ms.max()) - 1
-    if lazer and not complete:
+    if j.lazer and not complete:
         fail = lazer_fail_ms(t)
         if fail is not None:
             n = int(np.searchsorted(t, fail, side="right"))
-    old_ends = version < rules.NEW_OBJECT_END_HANDLING_VERSION
+    old_ends = j.old_ends
     order = np.arange(n) if every_frame else frames_that_matter(beatmap, t[:n], replay.keys[:n])
     t_list, x_list, y_list, k_list = t.tolist(), replay.x.tolist(), replay.y.tolist(), replay.keys.tolist()
     step = j.step
