@@ -110,6 +110,26 @@ def shift_cursor(obs, prev_act, dx_px, dy_px, k: int):
     return obs, prev_act
 
 
+def release_keys(prev_act, rng, share: float, max_steps: int = 60):
+    """Previous actions as if the player had let go of both keys for a while: in ``share``
+    of the windows, a random span of 1..``max_steps`` steps reads "keys up" while the
+    targets keep the human's keys.  Teacher forcing otherwise shows the policy only its
+    own (the human's) key state, so it learns "keep the key as it is"; played closed loop,
+    a key released too early (often right after a tap that leads into a spinner or a
+    slider) then stays up.  Training on released keys with the true next key teaches it
+    to press again.  ``prev_act`` (B, L, 4) torch, in place; ``rng`` a numpy Generator."""
+    import torch
+
+    b, n, _ = prev_act.shape
+    start = rng.integers(0, n, b)
+    stop = start + rng.integers(1, max_steps + 1, b)
+    steps = np.arange(n)
+    span = (rng.random(b) < share)[:, None] & (steps >= start[:, None]) & (steps < stop[:, None])
+    span = torch.as_tensor(span, device=prev_act.device)
+    prev_act[..., 2:] = torch.where(span[..., None], torch.zeros_like(prev_act[..., 2:]), prev_act[..., 2:])
+    return prev_act
+
+
 def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_MS, k: int = DEFAULT_K,
                     phase_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(obs (n, D) float32, act (n, 4) float32) of ``replay`` on ``bm`` (loaded with its mods)."""

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from osu_env.errors import OsuInputError
 
-from .dataset import Dataset, mirror_index, rotate_about_centre, shift_cursor, spin_sense, spinning
+from .dataset import Dataset, mirror_index, release_keys, rotate_about_centre, shift_cursor, spin_sense, spinning
 from .lstm import LSTMPolicy, bc_losses, load_policy
 
 
@@ -42,6 +42,7 @@ class BCArgs:
     spinner_share: float = 0.5  # share of windows placed over a spinner (they are ~2% of play)
     spinner_rotate: bool = True  # augment: turn windows with a spinner under way by a random angle about its centre
     spin_one_way: bool = False  # augment: mirror spinner windows spun the less common way, so all spin alike (measured: README)
+    release_keys: float = 0.0  # augment: share of windows whose previous keys read "up" over a random span (measured: README)
     init: str | None = None  # start from this checkpoint's weights (fine-tuning), new optimizer
     seed: int = 0  # seeds init and window sampling
     device: str | None = None  # cuda when present, else cpu
@@ -146,6 +147,8 @@ def train_bc(args: BCArgs) -> dict:
             g = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**31)))
             d = (torch.randn(2, *obs.shape[:2], generator=g) * args.cursor_noise_px).to(device)
             obs, prev = shift_cursor(obs, prev, d[0], d[1], ds.k)
+        if args.release_keys > 0:
+            prev = release_keys(prev, rng, args.release_keys)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             nll, bce = bc_losses(net, obs, act, prev)
             loss = nll + args.key_weight * bce

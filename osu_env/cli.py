@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="turn windows with a spinner under way by a random angle about its centre (default on)")
     tr.add_argument("--spin-one-way", action=argparse.BooleanOptionalAction, default=None,
                     help="mirror spinner windows spun the less common way, so every spin in training turns alike (default off)")
+    tr.add_argument("--release-keys", type=float,
+                    help="share of windows whose previous keys read 'up' over a random span, so the policy learns to press again (default 0)")
     tr.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
     tr.add_argument("--seed", type=int, help="seed (default 0)")
     tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")

@@ -271,3 +271,21 @@ def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
     assert hold == [True] * 6 + [False]  # 0.9^7 = 0.48 < 0.5: released on the seventh step
     with pytest.raises(ValueError, match="key_decoding"):
         BCAgent("unused.pt", key_decoding="greedy")
+
+def test_release_keys_lifts_the_previous_keys_over_one_span_and_nothing_else():
+    """--release-keys shows the policy its keys up where the human held them, with the
+    human's key as the target: only the previous keys change, only inside one contiguous
+    span per chosen window, and share 0 changes nothing."""
+    from agents.dataset import release_keys
+
+    prev = torch.cat([torch.rand(16, 128, 2), torch.ones(16, 128, 2)], -1)
+    out = release_keys(prev.clone(), np.random.default_rng(0), share=0.5, max_steps=40)
+    assert torch.equal(out[..., :2], prev[..., :2])
+    lifted = (out[..., 2:] == 0).all(-1)
+    assert torch.equal(lifted, (out[..., 2:] == 0).any(-1))  # both keys together
+    chosen = lifted.any(1)
+    assert 0 < int(chosen.sum()) < 16
+    for b in torch.nonzero(chosen).flatten().tolist():
+        steps = torch.nonzero(lifted[b]).flatten()
+        assert 1 <= len(steps) <= 40 and int(steps[-1] - steps[0]) == len(steps) - 1
+    assert torch.equal(release_keys(prev.clone(), np.random.default_rng(0), share=0.0), prev)
