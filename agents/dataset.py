@@ -125,8 +125,7 @@ def release_keys(prev_act, rng, share: float, max_steps: int = 60):
     stop = start + rng.integers(1, max_steps + 1, b)
     steps = np.arange(n)
     span = (rng.random(b) < share)[:, None] & (steps >= start[:, None]) & (steps < stop[:, None])
-    span = torch.as_tensor(span, device=prev_act.device)
-    prev_act[..., 2:] = torch.where(span[..., None], torch.zeros_like(prev_act[..., 2:]), prev_act[..., 2:])
+    prev_act[torch.as_tensor(span, device=prev_act.device), 2:] = 0
     return prev_act
 
 

@@ -272,6 +272,7 @@ def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
     with pytest.raises(ValueError, match="key_decoding"):
         BCAgent("unused.pt", key_decoding="greedy")
 
+
 def test_release_keys_lifts_the_previous_keys_over_one_span_and_nothing_else():
     """--release-keys shows the policy its keys up where the human held them, with the
     human's key as the target: only the previous keys change, only inside one contiguous
