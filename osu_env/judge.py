@@ -302,15 +302,17 @@ class Judge:
                     self._click_slider(i, t, x, y)
         self.buttons = now
 
-        # 2. track
+        # 2. track: only the first slider still in the processed list, and a slider
+        # judged earlier in this same millisecond is still in it (it leaves on a later
+        # ms), so on a repeated frame time the next slider starts tracking one ms late.
         slider_seen = False
         for i in visible:
             k = self.kind[i]
             if k == SLIDER:
-                if slider_seen:
+                if slider_seen or self._removed(i, t):
                     continue
+                slider_seen = True
                 if not self.done[i]:
-                    slider_seen = True
                     self._track_slider(i, t, x, y)
             elif k == SPINNER and not self.done[i]:
                 self._spin(i, t, x, y)

@@ -8,7 +8,7 @@ import pytest
 from agents.baselines import autoplay_frames, autoplay_replay
 from osu_env.beatmap import load_beatmap
 from osu_env.judge import Judge, judge
-from osu_env.rules import K1, M1, Mods
+from osu_env.rules import K1, K2, M1, M2, Mods
 from tests.conftest import frames
 
 LEFT = M1 | K1
@@ -90,6 +90,23 @@ def test_slider_follow_circle_is_2_4_radius_once_tracking(make_map):
         rows.append((tf, x, y + offset, LEFT))
     rows.append((2200, 0, 0, 0))
     assert judge(bm, frames(*rows)).result[0] == 300
+
+
+def test_next_slider_tracks_only_after_the_previous_leaves(make_map):
+    """Stable tracks one slider per frame, and a slider judged at t stays in the list for
+    the rest of that ms: the overlapping slider's tick at t is missed even on the extra
+    frame stable writes at t (as the game scored the Keyboard Latency Test autopilot plays)."""
+    first, second = "100,200,1000,2,0,L|380:200,1,280", "230,200,1500,2,0,L|510:200,1,280"
+    bm = load_beatmap(make_map([first, second]))
+    assert bm.ev_time.tolist() == [1500, 1964, 2000, 2464]  # second's tick falls on first's end
+    rows = [(900, 100, 200, 0)]
+    for tf in [*range(1000, 2001, 10), 2000, *range(2010, 2600, 10)]:
+        x, y = bm.ball_position(0 if tf < 2000 else 1, float(tf))
+        keys = LEFT | (M2 | K2 if tf >= 1500 else 0)
+        rows.append((tf, x - (5 if tf < 2000 else 0), y, keys))  # between the two balls
+    res = judge(bm, frames(*rows, (2700, 0, 0, 0)))
+    assert res.result.tolist() == [300, 100]
+    assert res.slider_parts[1].tolist() == [2, 3]
 
 
 def _spin_play(bm, stop_at):
