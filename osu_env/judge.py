@@ -170,6 +170,7 @@ class Judge:
         self.last_button = 0
         self.last_button2 = 0
         self.last_frame_t = 0
+        self.press_offset = 0.0
         self.combo = 0
         self.max_combo = 0
         self.events: list[tuple[int, int, str, int]] = []
@@ -205,7 +206,7 @@ class Judge:
         self.events.append((t, i, HIT, result))
 
     def _result_for_delta(self, delta: float) -> int:
-        d = int(abs(delta))
+        d = abs(delta)
         w300, w100, w50 = self.w
         return 300 if d < w300 else 100 if d < w100 else 50 if d < w50 else 0
 
@@ -269,12 +270,16 @@ class Judge:
                 self.events.append((t, j, HEAD, 0))
 
     # ------------------------------------------------------------------ frame
-    def step(self, t_ms: int, x: float, y: float, keys: int, post_until_ms: int | None = None) -> list:
+    def step(self, t_ms: int, x: float, y: float, keys: int, post_until_ms: int | None = None,
+             same_ms: bool = False) -> list:
         """Feed one frame (map time, cursor in osu!px, key bits); returns its events.
 
         ``post_until_ms``: judge object ends on every ms until then (pre-2019-05-06 replays).
+        ``same_ms``: the frame repeats the previous frame's time, so its key change came
+        later within that millisecond (see :data:`rules.SAME_MS_PRESS_OFFSET_MS`).
         """
         t = int(t_ms)
+        self.press_offset = rules.SAME_MS_PRESS_OFFSET_MS if same_ms and not self.lazer else 0.0
         first_event = len(self.events)
         visible = self._visible(t)
         left, right = bool(keys & M1), bool(keys & M2)
@@ -367,9 +372,10 @@ class Judge:
             self.right_e = False
         if self.lazer:
             self._miss_earlier_heads(i, t)
-        res = self._result_for_delta(t - self.start[i])
+        delta = t + self.press_offset - self.start[i]
+        res = self._result_for_delta(delta)
         if res:
-            self.hit_error[i] = t - self.start[i]
+            self.hit_error[i] = delta
         self._combo(+1 if res else -1)
         self._finish_object(i, t, res)
 
@@ -391,10 +397,11 @@ class Judge:
         if self.lazer:
             self._miss_earlier_heads(i, t)
         s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
-        s.start_result = self._result_for_delta(t - self.start[i])
+        delta = t + self.press_offset - self.start[i]
+        s.start_result = self._result_for_delta(delta)
         s.start_hit = True
         if s.start_result:
-            self.hit_error[i] = t - self.start[i]
+            self.hit_error[i] = delta
         self._combo(+1 if s.start_result else -1)
         self.events.append((t, i, HEAD, s.start_result))
 
@@ -662,5 +669,5 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
     for f in order.tolist():
         j.last_frame_t = t_list[f - 1] if f > 0 else 0  # spinners measure from the previous frame
         until = t_list[f + 1] if (old_ends and f + 1 < n) else None
-        step(t_list[f], x_list[f], y_list[f], k_list[f], until)
+        step(t_list[f], x_list[f], y_list[f], k_list[f], until, f > 0 and t_list[f] == t_list[f - 1])
     return j.finish(complete=complete)

@@ -44,6 +44,13 @@ SPINNER_CENTRE = (256.0, 192.0)
 HITTABLE_RANGE_MS = 400  # a press further than this from an object is ignored (R/Scoring/OsuHitWindows MISS_WINDOW)
 NOTELOCK_2B_TOLERANCE_MS = 3  # danser ruleset.go Tolerance2B
 STACK_DISTANCE_PX = 3  # R/Beatmaps/OsuBeatmapProcessor.cs
+# A replay frame that repeats the previous frame's integer time records a key change that
+# came later within that millisecond; the game judged the press at that later time, so an
+# early press on the window edge (-w) still counts and a late one (w - 1) stays inside.
+# Measured, not from a source: the two such presses at a window edge in ../shared/data
+# (reimei -20 ms -> 300, 1hope_whitecat +19 ms -> 300, both OD 10) fit any offset in
+# (0, 1) and no other; lazer stores exact frame times and is left alone.
+SAME_MS_PRESS_OFFSET_MS = 0.5
 FOLLOW_RADIUS_FACTOR = 2.4  # R/Objects/Drawables/DrawableSliderBall.cs FOLLOW_AREA
 SLIDER_TAIL_LENIENCY_MS = 36  # R/Objects/Slider.cs TAIL_LENIENCY (legacy last tick)
 GAMEFIELD_ROUNDING_ALLOWANCE = 1.00041  # stable's "broken gamefield rounding allowance"

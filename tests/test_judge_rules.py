@@ -26,6 +26,15 @@ def test_circle_judged_by_floored_windows(make_map, error, expected):
     assert res.result[0] == expected
 
 
+@pytest.mark.parametrize("error,same_ms,expected", [(-20, False, 100), (-20, True, 300), (19, True, 300), (20, True, 100)])
+def test_press_on_a_repeated_frame_time_lands_later_in_that_ms(make_map, error, same_ms, expected):
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=10))  # 300 window: 20 ms
+    t = 1000 + error
+    before = (t, 100, 100, 0) if same_ms else (t - 10, 100, 100, 0)  # same time, key still up
+    res = judge(bm, frames((500, 0, 0, 0), before, (t, 100, 100, LEFT), (t + 30, 100, 100, 0), (3000, 0, 0, 0)))
+    assert res.result[0] == expected
+
+
 def test_press_outside_circle_radius_does_not_hit(make_map):
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"]))
     res = judge(bm, frames((500, 0, 0, 0), *tap(1000, 100 + bm.radius + 1, 100), (3000, 0, 0, 0)))
