@@ -155,7 +155,7 @@ class Play:
         if self._must_step(t, keys):
             until = self._times[self.i + 1] if self.old_ends and self.i + 1 < len(self._times) else None
             self.judge.last_frame_t = self._prev_t  # spinners measure from the previous frame
-            events = self.judge.step(t, x, y, keys, until)
+            events = self.judge.step(t, x, y, keys, until, self.i > 0 and t == self._prev_t)
             self._last_stepped_keys = keys
         self._prev_t = t
         self.frames.append((t, x, y, keys))

@@ -52,7 +52,7 @@ SPIN = "spin"  # a spinner half-turn counted: value = half-turns so far
 class JudgeResult:
     """Per-object verdicts and the totals osu! shows at the end of a play."""
 
-    result: np.ndarray  # (n,) 300/100/50/0, or -1 where the play ended before the object
+    result: np.ndarray  # (n,) 300/100/50/0, or -1 where never judged (play ended first; midway_unload_ms)
     judged_at_ms: np.ndarray  # (n,) map time of the verdict
     hit_error_ms: np.ndarray  # (n,) press time - object time for hit circles/slider heads, else nan
     slider_parts: np.ndarray  # (n, 2) parts hit / parts total (head + ticks + repeats + tail)
@@ -155,6 +155,7 @@ class Judge:
             self.sl[int(i)] = _SliderState(beatmap.ev_time[ev].tolist(), beatmap.ev_kind[ev].tolist())
         self._paths: dict[int, tuple] = {}
         self._chords = None
+        self.unload_at = {} if lazer else midway_unload_ms(beatmap.kind, beatmap.start_ms, beatmap.end_ms)
         self.sp = {}
         for i in np.flatnonzero(beatmap.kind == SPINNER):
             dur = self.end[i] - self.start[i]
@@ -327,6 +328,9 @@ class Judge:
         post_t = t if post_until_ms is None else max(t, int(post_until_ms) - 1)
         for i in visible:
             if not self.done[i]:
+                if i in self.unload_at and post_t >= self.unload_at[i]:
+                    self.done[i], self.done_at[i] = True, t  # leaves the list unjudged
+                    continue
                 self._post(i, t, post_t)
         self.t = t
         return self.events[first_event:]
@@ -588,6 +592,28 @@ class _SpinnerState:
         self.rotation_f = 0.0
         self.last_count = 0
         self.scoring_count = 0
+
+
+def midway_unload_ms(kind: np.ndarray, start_ms: np.ndarray, end_ms: np.ndarray) -> dict[int, int]:
+    """Sliders that osu!stable drops half-way: {slider index: map time it leaves}.
+
+    A slider with a hit circle starting inside its body is taken out of stable's list of
+    live objects at its midpoint (start + duration / 2): ticks and repeats up to then
+    count, later ones do not, and the slider gets no 300/100/50/miss at all.  Measured,
+    not from a source: on the Keyboard Latency Test map in ../shared/data (a 5-span
+    slider with five circles inside) this reproduces the game's counts, max combo and
+    ScoreV1 score exactly on all five replays whose counts it can reach (three human, two
+    autopilot); its midpoint is also its middle circle's time, so the two readings of the
+    cut agree there.  No other map in the data has a circle inside a slider.
+    """
+    out: dict[int, int] = {}
+    circles = np.flatnonzero(kind == CIRCLE)
+    for i in np.flatnonzero(kind == SLIDER).tolist():
+        s, e = float(start_ms[i]), float(end_ms[i])
+        inside = circles[(circles > i) & (start_ms[circles] > s) & (start_ms[circles] < e)]
+        if inside.size:
+            out[i] = int(s + (e - s) / 2)
+    return out
 
 
 def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> np.ndarray:

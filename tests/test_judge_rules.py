@@ -118,6 +118,27 @@ def test_next_slider_tracks_only_after_the_previous_leaves(make_map):
     assert res.slider_parts[1].tolist() == [2, 3]
 
 
+def test_slider_with_a_circle_inside_leaves_unjudged_at_its_midpoint(make_map):
+    """Stable drops such a slider half-way (Keyboard Latency Test): its points up to the
+    midpoint count, the rest do not, and it adds nothing to the 300/100/50/miss counts."""
+    slider, circle = "100,200,1000,2,0,L|380:200,1,280", "300,300,1200,1,0,0:0:0:0:"
+    rows = [(900, 100, 200, 0)]
+    bm = load_beatmap(make_map([slider, circle]))
+    for tf in range(1000, 2100, 10):
+        x, y = bm.ball_position(0, float(tf))
+        rows.append((tf, x, y, LEFT | (M2 | K2 if 1200 <= tf < 1230 else 0)))
+        if tf == 1190:
+            rows.append((1200, 300, 300, LEFT | M2 | K2))  # tap the circle inside the slider
+    res = judge(bm, frames(*rows, (2200, 0, 0, 0)))
+    assert res.result.tolist() == [-1, 300]
+    assert res.counts == (1, 0, 0, 0)
+    assert res.slider_parts[0].tolist() == [2, 3]  # head and the tick at the midpoint; no tail
+    assert res.max_combo == 3
+    # The same slider with the circle after it is judged whole.
+    later = load_beatmap(make_map([slider, "300,300,2500,1,0,0:0:0:0:"]))
+    assert judge(later, _slider_play(later, release_at=2100)).result[0] == 300
+
+
 def _spin_play(bm, stop_at):
     """Circle the centre at ~0.06 rad/ms while holding, standing still after ``stop_at``."""
     rows, angle = [], 0.0
