@@ -8,7 +8,9 @@ order danser-go's stable emulation and osu!stable use):
 2. *track*: the first unfinished slider checks the follow circle and scores at most one
    of its ticks/repeats/last tick; spinners integrate stable's damped rotation speed;
 3. *post*: objects whose time has run out are judged (late circles are missed, slider
-   heads are missed after the 50 window, sliders and spinners are summed up at their end).
+   heads are missed after the 50 window, sliders and spinners are summed up at their end);
+   a slider with a hit circle inside it leaves unjudged at its midpoint instead
+   (:func:`midway_unload_ms`).
 
 Replays from clients before 2019-05-06 judged object ends every millisecond instead of
 on frames; ``post_until_ms`` lets the caller reproduce that.
