@@ -388,7 +388,17 @@ class Judge:
     # ------------------------------------------------------------------ sliders
     def _click_slider(self, i: int, t: int, x: float, y: float) -> None:
         s = self.sl[i]
-        if s.start_hit or self.done[i]:
+        if self.done[i]:
+            return
+        if s.start_hit:
+            # Until it is fully judged, a slider whose head was hit still takes a press
+            # over that head, so objects lying under it stay unhit (stable's click goes to
+            # the first object under the cursor that is not yet hit; ppy/osu#24762).
+            if not self.lazer and (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 <= self.radius * self.radius:
+                if self.left_e:
+                    self.left_e = False
+                else:
+                    self.right_e = False
             return
         action = self._can_be_hit(t, i)
         if (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 > self.radius * self.radius:

@@ -139,6 +139,20 @@ def test_slider_with_a_circle_inside_leaves_unjudged_at_its_midpoint(make_map):
     assert judge(later, _slider_play(later, release_at=2100)).result[0] == 300
 
 
+def test_press_over_a_hit_slider_head_is_taken_by_the_slider(make_map):
+    """A circle lying under a slider's head while the slider runs cannot be hit there:
+    the press goes to the slider, which is not yet judged (stable; ppy/osu#24762)."""
+    slider, circle = "100,200,1000,2,0,L|380:200,1,280", "110,200,1300,1,0,0:0:0:0:"  # 10 px off: no stack
+    bm = load_beatmap(make_map([slider, circle]))
+    assert bm.stack_height.tolist() == [0, 0]
+    (hx, cx), (hy, cy) = bm.x.tolist(), bm.y.tolist()
+    rows = [(900, hx, hy, 0), (1000, hx, hy, LEFT), (1030, hx, hy, 0),
+            (1300, cx, cy, M2 | K2), (1330, cx, cy, 0), (2500, 0, 0, 0)]
+    assert judge(bm, frames(*rows)).result[1] == 0
+    alone = load_beatmap(make_map([circle]))
+    assert judge(alone, frames(*rows[3:])).result[0] == 300
+
+
 def _spin_play(bm, stop_at):
     """Circle the centre at ~0.06 rad/ms while holding, standing still after ``stop_at``."""
     rows, angle = [], 0.0
