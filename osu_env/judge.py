@@ -158,6 +158,14 @@ class Judge:
         self._paths: dict[int, tuple] = {}
         self._chords = None
         self.unload_at = {} if lazer else midway_unload_ms(beatmap.kind, beatmap.start_ms, beatmap.end_ms)
+        # the first post time at which _post can act on each object (skips no-op calls)
+        w50 = self.w[2]
+        self.post_from = [
+            s + w50 + 1 if k == CIRCLE else min(s + w50 + 1, e) if k == SLIDER else math.ceil(end)
+            for k, s, e, end in zip(self.kind, self.start_i, self.end_i, self.end)
+        ]
+        for i, at in self.unload_at.items():
+            self.post_from[i] = min(self.post_from[i], at)
         self.sp = {}
         for i in np.flatnonzero(beatmap.kind == SPINNER):
             dur = self.end[i] - self.start[i]
@@ -314,22 +322,24 @@ class Judge:
         # judged earlier in this same millisecond is still in it (it leaves on a later
         # ms), so on a repeated frame time the next slider starts tracking one ms late.
         slider_seen = False
+        kind, done, done_at = self.kind, self.done, self.done_at
         for i in visible:
-            k = self.kind[i]
+            k = kind[i]
             if k == SLIDER:
-                if slider_seen or self._removed(i, t):
+                if slider_seen or (done[i] and done_at[i] < t):  # removed from the list
                     continue
                 slider_seen = True
-                if not self.done[i]:
+                if not done[i]:
                     self._track_slider(i, t, x, y)
-            elif k == SPINNER and not self.done[i]:
+            elif k == SPINNER and not done[i]:
                 self._spin(i, t, x, y)
         self.last_frame_t = t
 
         # 3. post
         post_t = t if post_until_ms is None else max(t, int(post_until_ms) - 1)
+        post_from = self.post_from
         for i in visible:
-            if not self.done[i]:
+            if not done[i] and post_t >= post_from[i]:
                 if i in self.unload_at and post_t >= self.unload_at[i]:
                     self.done[i], self.done_at[i] = True, t  # leaves the list unjudged
                     continue
@@ -618,14 +628,11 @@ def midway_unload_ms(kind: np.ndarray, start_ms: np.ndarray, end_ms: np.ndarray)
     autopilot); its midpoint is also its middle circle's time, so the two readings of the
     cut agree there.  No other map in the data has a circle inside a slider.
     """
-    out: dict[int, int] = {}
-    circles = np.flatnonzero(kind == CIRCLE)
-    for i in np.flatnonzero(kind == SLIDER).tolist():
-        s, e = float(start_ms[i]), float(end_ms[i])
-        inside = circles[(circles > i) & (start_ms[circles] > s) & (start_ms[circles] < e)]
-        if inside.size:
-            out[i] = int(s + (e - s) / 2)
-    return out
+    circle_starts = np.sort(start_ms[kind == CIRCLE])
+    sliders = np.flatnonzero(kind == SLIDER)
+    s, e = start_ms[sliders], end_ms[sliders]
+    inside = np.searchsorted(circle_starts, e, "left") > np.searchsorted(circle_starts, s, "right")
+    return {int(i): int(a + (b - a) / 2) for i, a, b in zip(sliders[inside], s[inside], e[inside])}
 
 
 def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> np.ndarray:
