@@ -133,6 +133,8 @@ class Judge:
         self.spun_out = bool(beatmap.mods & Mods.SpunOut)
         self.rate = beatmap.clock_rate
         self.radius = beatmap.radius
+        self.r2 = self.radius * self.radius
+        self.follow_r2 = (self.radius * rules.FOLLOW_RADIUS_FACTOR) ** 2
         self.kind = beatmap.kind.tolist()
         self.start = beatmap.start_ms.tolist()
         self.start_i = [int(s) for s in self.start]
@@ -223,13 +225,14 @@ class Judge:
 
     def _visible(self, t: int) -> range:
         """Objects in stable's 'processed' list at time t: faded in before t, not removed."""
-        fade = self.fade
-        n = len(fade)
-        while self.hi < n and fade[self.hi] <= t - 1:
-            self.hi += 1
-        while self.lo < self.hi and self.done[self.lo] and self.done_at[self.lo] < t:
-            self.lo += 1
-        return range(self.lo, self.hi)
+        fade, n, hi, lo = self.fade, len(self.fade), self.hi, self.lo
+        while hi < n and fade[hi] <= t - 1:
+            hi += 1
+        done, done_at = self.done, self.done_at
+        while lo < hi and done[lo] and done_at[lo] < t:
+            lo += 1
+        self.hi, self.lo = hi, lo
+        return range(lo, hi)
 
     def _removed(self, j: int, t: int) -> bool:
         return self.done[j] and self.done_at[j] < t
@@ -445,10 +448,10 @@ class Judge:
                 acceptable = True
         else:
             s.down_button = 0
-        acceptable = acceptable or swap_ok
-        r = self.radius * rules.FOLLOW_RADIUS_FACTOR if s.sliding else self.radius
-        bx, by = self._ball(i, t)
-        allowable = acceptable and (x - bx) ** 2 + (y - by) ** 2 < r * r
+        allowable = False
+        if acceptable or swap_ok:  # without a key down the ball's position does not matter
+            bx, by = self._ball(i, t)
+            allowable = (x - bx) ** 2 + (y - by) ** 2 < (self.follow_r2 if s.sliding else self.r2)
         if allowable and not s.sliding:
             s.sliding = True
             s.slide_start = t
