@@ -628,8 +628,11 @@ def midway_unload_ms(kind: np.ndarray, start_ms: np.ndarray, end_ms: np.ndarray)
     not from a source: on the Keyboard Latency Test map in ../shared/data (a 5-span
     slider with five circles inside) this reproduces the game's counts, max combo and
     ScoreV1 score exactly on all five replays whose counts it can reach (three human, two
-    autopilot); its midpoint is also its middle circle's time, so the two readings of the
-    cut agree there.  No other map in the data has a circle inside a slider.
+    autopilot).  The data pins the cut only to (42494, 42994] ms on that map: its midpoint
+    is also the start of the third circle inside it, and "2.0-2.5 s after the first object
+    inside started" or "2.5-3.0 s after the slider's start" fit as well.  Those readings
+    differ on 2B maps (short sliders with circles inside), which the data does not hold;
+    the midpoint is the simplest.  No other map in the data has a circle inside a slider.
     """
     circle_starts = np.sort(start_ms[kind == CIRCLE])
     sliders = np.flatnonzero(kind == SLIDER)
