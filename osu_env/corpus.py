@@ -77,6 +77,7 @@ def summarize(rows: list[CorpusRow]) -> dict:
         "replays": len(rows),
         "judged": len(judged),
         "exact": sum(r.exact for r in judged),
+        "max_combo_exact": sum(r.ours_combo == r.game_combo for r in judged),
         "exact_rate": sum(r.exact for r in judged) / len(rows) if rows else 0.0,
         "per_class_abs_error": dict(zip(COUNT_KEYS, per_class)),
         "per_class_error_rate": sum(per_class) / total_game if total_game else 0.0,

@@ -37,7 +37,8 @@ def main() -> None:
         )
     s = summarize(rows)
     print()
-    print(f"replays: {s['replays']}  judged: {s['judged']}  exact match: {s['exact']} ({100 * s['exact_rate']:.1f}%)")
+    print(f"replays: {s['replays']}  judged: {s['judged']}  exact match: {s['exact']} ({100 * s['exact_rate']:.1f}%)"
+          f"  max combo equal: {s['max_combo_exact']}")
     per = "  ".join(f"{k} {v}" for k, v in s["per_class_abs_error"].items())
     print(f"per-class |ours - game| summed: {per}  over {s['objects']} objects -> {100 * s['per_class_error_rate']:.3f}%")
 
