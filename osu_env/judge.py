@@ -561,6 +561,9 @@ class Judge:
                 self._combo(-1)
                 self.events.append((max(t, deadline + 1), i, HEAD, 0))
             if post_t >= self.end_i[i]:
+                if not s.start_hit:  # a slider shorter than its head's 50 window: the head is missed now
+                    self._combo(-1)
+                    self.events.append((max(t, self.end_i[i]), i, HEAD, 0))
                 s.start_hit = True
                 hits = s.scored + (1 if s.start_result > 0 else 0)
                 res = s.start_result if self.lazer else rules.slider_result(hits, len(s.times) + 1)

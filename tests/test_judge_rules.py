@@ -90,6 +90,20 @@ def test_slider_end_missed_gives_100(make_map):
     assert res.max_combo == 2  # a missed last tick withholds combo but does not break it
 
 
+def test_short_slider_with_its_head_never_hit_breaks_combo_at_its_end(make_map):
+    """A slider shorter than its head's 50 window ends before the head can time out: its
+    head counts as missed then, which breaks combo (69tool, nobore, realkaede and logic
+    reach osu!'s max combo only with this)."""
+    objects = ["300,300,500,1,0,0:0:0:0:", "100,200,1000,2,0,L|135:200,1,35", "300,300,1500,1,0,0:0:0:0:"]
+    bm = load_beatmap(make_map(objects, od=0))  # 50 window 200 ms > the slider's 125 ms
+    rows = [(400, 300, 300, 0), *tap(500, 300, 300), (950, 450, 350, LEFT)]  # key down away from the head
+    rows += [(tf, *bm.ball_position(1, float(tf)), LEFT) for tf in range(1000, 1140, 10)]
+    rows += [(1200, 300, 300, 0), *tap(1500, 300, 300), (2500, 0, 0, 0)]
+    res = judge(bm, frames(*rows))
+    assert res.result.tolist() == [300, 100, 300]  # the slider: last tick only, 1 of 2 parts
+    assert res.max_combo == 2  # circle + last tick, then the missed head resets it
+
+
 def test_slider_follow_circle_is_2_4_radius_once_tracking(make_map):
     bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))
     offset = bm.radius * 2.0  # inside 2.4r, outside r

@@ -12,6 +12,7 @@ from osu_env.judge import judge
 # 0.5% per-class error) are what this test asserts.
 EXACT_MATCH_FLOOR = 0.95
 PER_CLASS_ERROR_CEILING = 0.005
+MAX_COMBO_FLOOR = 0.95  # measured: 116/120 replays reach exactly osu!'s max combo
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def test_judge_agrees_with_osu_on_human_replays(human_rows):
     assert s["judged"] == s["replays"], [r.error for r in rows if r.error]
     assert s["exact_rate"] >= EXACT_MATCH_FLOOR, s
     assert s["per_class_error_rate"] <= PER_CLASS_ERROR_CEILING, s
+    assert s["max_combo_exact"] / s["replays"] >= MAX_COMBO_FLOOR, s
 
 
 def test_cut_down_corner_case_maps_match_exactly(human_rows):
