@@ -234,6 +234,17 @@ class Judge:
         self.hi, self.lo = hi, lo
         return range(lo, hi)
 
+    def _over_head(self, i: int, x: float, y: float) -> bool:
+        """Whether the cursor is on object i's (stacked) head circle."""
+        return (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 <= self.r2
+
+    def _use_press(self) -> None:
+        """One object takes one new press: the left one first."""
+        if self.left_e:
+            self.left_e = False
+        else:
+            self.right_e = False
+
     def _removed(self, j: int, t: int) -> bool:
         return self.done[j] and self.done_at[j] < t
 
@@ -343,9 +354,6 @@ class Judge:
         post_from = self.post_from
         for i in visible:
             if not done[i] and post_t >= post_from[i]:
-                if i in self.unload_at and post_t >= self.unload_at[i]:
-                    self.done[i], self.done_at[i] = True, t  # leaves the list unjudged
-                    continue
                 self._post(i, t, post_t)
         self.t = t
         return self.events[first_event:]
@@ -377,18 +385,13 @@ class Judge:
 
     # ------------------------------------------------------------------ circles
     def _click_circle(self, i: int, t: int, x: float, y: float) -> None:
-        if self.done[i]:
-            return
-        if (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 > self.radius * self.radius:
+        if self.done[i] or not self._over_head(i, x, y):
             return
         action = self._can_be_hit(t, i)
         if action != CLICK:
             self.left_e = self.right_e = False  # a shaken or ignored press is used up
             return
-        if self.left_e:
-            self.left_e = False
-        else:
-            self.right_e = False
+        self._use_press()
         if self.lazer:
             self._miss_earlier_heads(i, t)
         delta = t + self.press_offset - self.start[i]
@@ -403,26 +406,20 @@ class Judge:
         s = self.sl[i]
         if self.done[i]:
             return
+        over_head = self._over_head(i, x, y)
         if s.start_hit:
             # Until it is fully judged, a slider whose head was hit still takes a press
             # over that head, so objects lying under it stay unhit (stable's click goes to
             # the first object under the cursor that is not yet hit; ppy/osu#24762).
-            if not self.lazer and (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 <= self.radius * self.radius:
-                if self.left_e:
-                    self.left_e = False
-                else:
-                    self.right_e = False
+            if over_head and not self.lazer:
+                self._use_press()
             return
-        action = self._can_be_hit(t, i)
-        if (x - self.hx[i]) ** 2 + (y - self.hy[i]) ** 2 > self.radius * self.radius:
+        if not over_head:
             return  # a positional miss changes nothing in stable
-        if action != CLICK:
+        if self._can_be_hit(t, i) != CLICK:
             self.left_e = self.right_e = False
             return
-        if self.left_e:
-            self.left_e = False
-        else:
-            self.right_e = False
+        self._use_press()
         if self.lazer:
             self._miss_earlier_heads(i, t)
         s.down_button = LEFT if self.left_cond else RIGHT if self.right_cond else self.mouse_down
@@ -552,6 +549,9 @@ class Judge:
                 self._combo(-1)
                 self._finish_object(i, max(t, deadline + 1), 0)
         elif k == SLIDER:
+            if post_t >= self.unload_at.get(i, math.inf):
+                self.done[i], self.done_at[i] = True, t  # leaves the list unjudged
+                return
             s = self.sl[i]
             deadline = self.start_i[i] + w50
             if post_t > deadline and not s.start_hit:
