@@ -15,7 +15,7 @@ from osu_env.errors import AgentError
 
 from .baselines import SCRIPTED
 
-LEARNED = ("bc", "wgan", "gail", "wgan+keys")
+LEARNED = ("bc", "gail", "airl")
 AGENT_NAMES = tuple(SCRIPTED) + LEARNED
 
 
@@ -30,7 +30,12 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
             from .lstm import BCAgent
 
             return BCAgent(checkpoint, **kwargs)
-        raise AgentError(f"agent {name!r}: this build cannot load {name} checkpoints yet ({checkpoint})")
+        from .gail import AdversarialAgent
+
+        agent = AdversarialAgent(checkpoint, **kwargs)
+        if agent.name != name:
+            raise AgentError(f"{checkpoint}: a {agent.name} checkpoint, not {name}; use --agent {agent.name}")
+        return agent
     raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
 
 

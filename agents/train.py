@@ -49,6 +49,7 @@ class BCArgs:
     checkpoint_every: int = 200  # steps between checkpoints
     val_every: int = 200  # steps between validation losses
     resume: bool = False  # continue from out/last.pt
+    force: bool = False  # overwrite a run already in out/
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -83,6 +84,8 @@ def train_bc(args: BCArgs) -> dict:
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     out = Path(args.out)
+    if (out / "last.pt").exists() and not (args.resume or args.force):
+        raise OsuInputError(f"{out}: holds a checkpoint already; pass --resume to continue it or --force to start over")
     out.mkdir(parents=True, exist_ok=True)
     ds = Dataset(args.data)
     train_eps, val_eps = ds.split("train"), ds.split("val")

@@ -10,9 +10,9 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import VectorEnv
 
-from . import rules
+from . import DEMO_MAP, rules
 from .beatmap import CIRCLE, Beatmap, load_beatmap
 from .features import DEFAULT_K, OBS_LIMIT, ObjectTable, obs_size, observe
 from .judge import HEAD, HIT, SPIN, TICK, Judge
@@ -314,8 +314,6 @@ class OsuEnv(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, not {render_mode!r}")
         if step_ms <= 0:
             raise ValueError(f"step_ms must be positive, got {step_ms}")
-        from .cli import DEMO_MAP
-
         self.mods = mods
         sources = list(maps) if maps else [beatmap if beatmap is not None else DEMO_MAP]
         self.maps = [as_beatmap(m, mods) for m in sources]
@@ -392,27 +390,26 @@ class OsuVectorEnv(VectorEnv):
     """``num_envs`` plays stepped together, observations computed in one numpy call.
 
     Each sub-env draws a map from ``maps`` on reset (its own RNG stream from ``seed``) and
-    starts again on its own when its play ends ("same-step" autoreset: the returned
-    observation is the new play's first, ``infos["final_obs"]``/``["final_info"]`` hold the
-    finished one's).  Semantics per sub-env are :class:`OsuEnv`'s.
+    starts again on its own when its play ends, as gymnasium 0.29's vector envs do (the
+    version ``imitation`` 1.0.1 pins): the returned observation is the new play's first,
+    ``infos["final_observation"]`` and ``infos["final_info"]`` are object arrays holding
+    the finished play's last observation and info (``None`` elsewhere), masked by
+    ``infos["_final_observation"]`` and ``infos["_final_info"]``.  Semantics per sub-env
+    are :class:`OsuEnv`'s.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": []}
 
     def __init__(self, maps, num_envs: int = 16, *, mods=None, step_ms: float = DEFAULT_STEP_MS,
                  k_objects: int = DEFAULT_K, reward: dict | None = None):
         self.maps = [as_beatmap(m, mods) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
         if not self.maps:
             raise ValueError("OsuVectorEnv needs at least one map")
-        self.num_envs = num_envs
+        super().__init__(num_envs, _observation_space(k_objects), _action_space())
         self.step_ms = step_ms
         self.k = k_objects
         self.reward = reward
         self.table = ObjectTable.build(self.maps)
-        self.single_observation_space = _observation_space(k_objects)
-        self.single_action_space = _action_space()
-        self.observation_space = spaces.Box(-OBS_LIMIT, OBS_LIMIT, shape=(num_envs, obs_size(k_objects)), dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(num_envs, 4), dtype=np.float32)
         self.plays: list[Play] = []
         self._rngs: list[np.random.Generator] = []
 
@@ -454,14 +451,13 @@ class OsuVectorEnv(VectorEnv):
             done[e] = p.done
         infos: dict = {}
         if done.any():
-            finished = [e for e in np.flatnonzero(done)]
-            final_plays = {e: self.plays[e] for e in finished}
-            final_obs = self._obs()
-            for e in finished:
+            last_obs = self._obs()
+            final_obs = np.full(self.num_envs, None, object)
+            final_info = np.full(self.num_envs, None, object)
+            for e in np.flatnonzero(done):
+                final_obs[e], final_info[e] = last_obs[e], self.plays[e].info
                 self.plays[e] = self._new_play(e)
-            infos["final_obs"] = np.where(done[:, None], final_obs, 0.0)
-            infos["final_info"] = {e: final_plays[e].info for e in finished}
-            infos["_final_obs"] = done
+            infos.update(final_observation=final_obs, _final_observation=done, final_info=final_info, _final_info=done.copy())
         obs = self._obs()
         infos.update(self._infos())
         return obs, rewards, done, np.zeros(self.num_envs, bool), infos

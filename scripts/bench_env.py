@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from osu_env.beatmap import load_beatmap
-from osu_env.cli import DEMO_MAP
+from osu_env import DEMO_MAP
 from osu_env.corpus import data_dir
 from osu_env.env import OsuEnv, OsuVectorEnv
 

@@ -11,7 +11,8 @@ import pytest
 from agents import metrics
 from agents.baselines import Autoplay, Humanized
 from osu_env.beatmap import load_beatmap
-from osu_env.cli import DEMO_MAP, main
+from agents.cli import main
+from osu_env import DEMO_MAP
 from osu_env.replay import save_replay
 from osu_env.rules import Mods
 

@@ -20,7 +20,8 @@ from agents.lstm import BCAgent
 from agents.runner import make_agent, play
 from agents.train import BCArgs, train_bc
 from osu_env.beatmap import load_beatmap
-from osu_env.cli import DEMO_MAP, main
+from agents.cli import main
+from osu_env import DEMO_MAP
 from osu_env.library import pair_replays
 from osu_env.replay import save_replay
 from osu_env.rules import Mods
@@ -135,7 +136,7 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path):
 
 
 def _train_cmd(ds, out, steps, *extra):
-    return [sys.executable, "-m", "osu_env.cli", "train", "bc", "--data", str(ds), "--out", str(out), "--steps", str(steps),
+    return [sys.executable, "-m", "agents.cli", "train", "bc", "--data", str(ds), "--out", str(out), "--steps", str(steps),
             "--batch", "4", "--window", "32", "--hidden", "16", "--layers", "1", "--checkpoint-every", "2", "--val-every", "1000", *extra]
 
 
@@ -167,7 +168,7 @@ def test_ddp_with_two_cpu_processes_writes_the_same_kind_of_checkpoint(library, 
     ds = tmp_path / "ds"
     build_from_folders(library / "Songs", library / "Replays", ds, progress=False, val_fraction=0.5)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "osu_env.cli",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "agents.cli",
            *_train_cmd(ds, tmp_path / "ddp", 4)[3:], "--device", "cpu"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

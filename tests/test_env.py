@@ -15,7 +15,7 @@ from agents.runner import make_agent, play
 from osu_env import rules
 from osu_env.rules import LAZER_FIRST_VERSION
 from osu_env.beatmap import CIRCLE, SLIDER, SPINNER, load_beatmap
-from osu_env.cli import DEMO_MAP
+from osu_env import DEMO_MAP
 from osu_env.env import ACTION_HALF_RANGE_PX, OsuEnv, OsuVectorEnv, frames_to_actions
 from osu_env.errors import AgentError, OsuInputError
 from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, observe_frames
@@ -204,11 +204,13 @@ def test_vector_env_equals_single_env_for_the_same_actions(demo):
             assert rew[e] == pytest.approx(r)
             assert term[e] == d
             if d:
+                assert info["_final_observation"][e] and info["_final_info"][e]
                 assert info["final_info"][e]["n300"] == inf["n300"]
-                np.testing.assert_allclose(info["final_obs"][e], o)
+                np.testing.assert_allclose(info["final_observation"][e], o)
                 o, _ = env.reset()
             else:
                 assert info["nmiss"][e] == inf["nmiss"]
+                assert "final_info" not in info or info["final_info"][e] is None
             np.testing.assert_allclose(obs[e], o)
     assert not trunc.any()
 

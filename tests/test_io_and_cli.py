@@ -11,7 +11,8 @@ from osrparse.utils import GameMode
 
 from agents.baselines import autoplay_replay
 from osu_env.beatmap import load_beatmap
-from osu_env.cli import DEMO_MAP, main
+from agents.cli import main
+from osu_env import DEMO_MAP
 from osu_env.errors import BeatmapError, ReplayError
 from osu_env.judge import judge
 from osu_env.replay import load_replay, save_replay
@@ -47,7 +48,7 @@ def test_cli_judge_json_contract(demo_osr, capsys):
 
 
 def _cli(*args):
-    p = subprocess.run([sys.executable, "-m", "osu_env.cli", *args], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "agents.cli", *args], capture_output=True, text=True)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -247,7 +247,7 @@ def test_streaming_judge_matches_whole_replay(make_map):
 def test_judge_ball_stays_within_a_ms_of_travel_of_the_arc_length_ball():
     """The judge's ball runs stable's whole-ms timed chords; it may lag or lead the
     smooth arc-length ball by at most one ms of travel, and agrees at the ends."""
-    from osu_env.cli import DEMO_MAP
+    from osu_env import DEMO_MAP
 
     bm = load_beatmap(DEMO_MAP)
     j = Judge(bm)

@@ -11,7 +11,8 @@ import pytest
 
 from agents.baselines import Autoplay
 from osu_env.beatmap import CIRCLE, SPINNER, load_beatmap
-from osu_env.cli import DEMO_MAP, main
+from agents.cli import main
+from osu_env import DEMO_MAP
 from osu_env.env import OsuEnv, Play
 from osu_env.errors import OsuInputError
 from osu_env.render import BACKGROUND, CURSOR, Renderer, write_video

@@ -10,16 +10,16 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import OsuInputError, WrongBeatmapError
+from osu_env import DEMO_MAP
+from osu_env.errors import OsuInputError, WrongBeatmapError
 
 EXIT_BAD_INPUT = 2
-DEMO_MAP = Path(__file__).resolve().parent / "demo" / "tour.osu"
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from .beatmap import load_beatmap
-    from .judge import judge
-    from .replay import load_replay
+    from osu_env.beatmap import load_beatmap
+    from osu_env.judge import judge
+    from osu_env.replay import load_replay
 
     replay = load_replay(args.replay)
     beatmap = load_beatmap(args.map, mods=replay.mods)
@@ -54,11 +54,11 @@ def _judge(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """The built-in default: the bundled demo map, played by autoplay, saved and judged."""
-    from agents.baselines import autoplay_replay
+    from .baselines import autoplay_replay
 
-    from .beatmap import load_beatmap
-    from .judge import judge
-    from .replay import save_replay
+    from osu_env.beatmap import load_beatmap
+    from osu_env.judge import judge
+    from osu_env.replay import save_replay
 
     beatmap = load_beatmap(DEMO_MAP)
     replay = autoplay_replay(beatmap)
@@ -71,8 +71,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _map_and_mods(args):
-    from . import rules
-    from .beatmap import load_beatmap
+    from osu_env import rules
+    from osu_env.beatmap import load_beatmap
 
     try:
         mods = rules.parse_mods(args.mods)
@@ -83,15 +83,15 @@ def _map_and_mods(args):
 
 def _agent_play(args, beatmap):
     """Let the named agent play ``beatmap``: the judged :class:`Play`."""
-    from agents.runner import make_agent, play
+    from .runner import make_agent, play
 
-    agent = make_agent(args.agent, checkpoint=args.checkpoint, **(_bc_options(args) if args.agent == "bc" else {}))
+    agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     return play(agent, beatmap, seed=args.seed)
 
 
 def _play(args: argparse.Namespace) -> int:
     """An agent plays a map; the play is written as an .osr osu! can open."""
-    from .replay import save_replay
+    from osu_env.replay import save_replay
 
     beatmap = _map_and_mods(args)
     p = _agent_play(args, beatmap)
@@ -108,9 +108,9 @@ def _play(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     """Draw a replay or an agent's play to a window, a video, a GIF or one PNG frame."""
-    from .judge import judge
-    from .render import Renderer, replay_frames, write_video
-    from .replay import load_replay
+    from osu_env.judge import judge
+    from osu_env.render import Renderer, replay_frames, write_video
+    from osu_env.replay import load_replay
 
     if args.replay and args.agent:
         raise OsuInputError("give either --replay or --agent, not both")
@@ -122,7 +122,7 @@ def _render(args: argparse.Namespace) -> int:
         replay = load_replay(args.replay)
         if args.map is None:
             raise OsuInputError(f"{args.replay}: --map is needed to draw a replay")
-        from .beatmap import load_beatmap
+        from osu_env.beatmap import load_beatmap
 
         beatmap = load_beatmap(args.map, mods=replay.mods)
         judge(beatmap, replay, check_md5=not args.force)  # refuses a replay made on another map
@@ -155,7 +155,7 @@ def _render(args: argparse.Namespace) -> int:
 
 def _dataset(args: argparse.Namespace) -> int:
     """Pair replays with maps by md5 and write the cached training dataset."""
-    from agents.dataset import build_from_folders
+    from .dataset import build_from_folders
 
     meta, skipped = build_from_folders(args.maps, args.replays, args.out, k=args.k, val_fraction=args.val_fraction,
                                        seed=args.seed, phases=args.phases)
@@ -170,11 +170,8 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    """Train a model; only bc exists so far."""
-    if args.model != "bc":
-        raise OsuInputError(f"train {args.model}: not available yet (this build trains bc)")
-    from agents.train import BCArgs, train_bc
+def _train_bc(args: argparse.Namespace) -> int:
+    from .train import BCArgs, train_bc
 
     fields = BCArgs.__dataclass_fields__
     metrics = train_bc(BCArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
@@ -182,24 +179,45 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_adversarial(args: argparse.Namespace) -> int:
+    from .gail import AdversarialArgs, train_adversarial
+
+    fields = AdversarialArgs.__dataclass_fields__
+    metrics = train_adversarial(AdversarialArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    history = metrics.pop("history")
+    for row in history[-5:]:
+        print(f"round {row['round']}: discriminator accuracy {row['disc_acc']:.3f} "
+              f"(humans {row['disc_acc_expert']:.3f}, policy {row['disc_acc_gen']:.3f})")
+    print(f"wrote {args.out}: {metrics['timesteps']} env steps, {metrics['steps_per_s']:.0f} steps/s")
+    return 0
+
+
+def _train_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="dataset folder from `osu-imitation dataset`")
+    p.add_argument("--out", required=True, help="checkpoint folder")
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--device", help="cuda or cpu (default: cuda when present)")
+    p.add_argument("--resume", action="store_true", default=None, help="continue the run in OUT")
+    p.add_argument("--force", action="store_true", default=None, help="overwrite a run already in OUT")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """Play maps with an agent and print per-map and overall scores."""
     import json
 
-    from agents.evaluate import evaluate, format_table, maps_in
-    from agents.runner import make_agent
+    from .evaluate import evaluate, format_table, maps_in
+    from .runner import make_agent
 
-    from . import rules
-    from .beatmap import load_beatmap
+    from osu_env import rules
+    from osu_env.beatmap import load_beatmap
 
     mods = rules.parse_mods(args.mods)
-    kwargs = _bc_options(args) if args.agent == "bc" else {}
-    agent = make_agent(args.agent, checkpoint=args.checkpoint, **kwargs)
+    agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     paths = maps_in(args.maps)
     if args.held_out:  # pick the held-out maps by md5 before parsing any
         import hashlib
 
-        from agents.dataset import Dataset
+        from .dataset import Dataset
 
         held = set(Dataset(args.held_out).meta["val_maps"])
         paths = [p for p in paths if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in held]
@@ -215,15 +233,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
     """Every player's accuracy and human-likeness, with the calibration printed first."""
-    from agents import benchmark
+    from . import benchmark
 
     held = None
     if args.held_out:
-        from agents.dataset import Dataset
+        from .dataset import Dataset
 
         held = set(Dataset(args.held_out).meta["val_maps"])
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
-    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={"bc": _bc_options(args)})
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={name: _agent_options(args, name) for name in ("bc", "gail", "airl")})
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
     print()
@@ -280,37 +298,49 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--phases", type=int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
     ds.add_argument("--seed", type=int, default=0, help="seed of the map split")
     ds.set_defaults(func=_dataset)
-    tr = sub.add_parser("train", help="train a model on a dataset (bc)")
-    tr.add_argument("model", choices=["bc", "wgan", "gail", "keys"], help="what to train")
-    tr.add_argument("--data", required=True, help="dataset folder from `osu-imitation dataset`")
-    tr.add_argument("--out", required=True, help="checkpoint folder")
-    tr.add_argument("--steps", type=int, help="optimizer steps (default 3000)")
-    tr.add_argument("--batch", type=int, help="windows per step (default 32)")
-    tr.add_argument("--window", type=int, help="steps per window (default 256)")
-    tr.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    tr.add_argument("--hidden", type=int, help="LSTM width (default 256)")
-    tr.add_argument("--layers", type=int, help="LSTM layers (default 2)")
-    tr.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+    tr = sub.add_parser("train", help="train a model on a dataset: bc, gail or airl")
+    models = tr.add_subparsers(dest="model", required=True, metavar="{bc,gail,airl}")
+    tb = models.add_parser("bc", help="behavioural cloning of the LSTM policy")
+    _train_common(tb)
+    tb.add_argument("--steps", type=int, help="optimizer steps (default 3000)")
+    tb.add_argument("--batch", type=int, help="windows per step (default 32)")
+    tb.add_argument("--window", type=int, help="steps per window (default 256)")
+    tb.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    tb.add_argument("--hidden", type=int, help="LSTM width (default 256)")
+    tb.add_argument("--layers", type=int, help="LSTM layers (default 2)")
+    tb.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                     help="flip map and cursor top-bottom half of the time, as HR does (default off: it cost 4 points on held-out maps)")
-    tr.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 12)")
-    tr.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0.5)")
-    tr.add_argument("--spinner-rotate", action=argparse.BooleanOptionalAction, default=None,
+    tb.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 12)")
+    tb.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0.5)")
+    tb.add_argument("--spinner-rotate", action=argparse.BooleanOptionalAction, default=None,
                     help="turn windows with a spinner under way by a random angle about its centre (default on)")
-    tr.add_argument("--spin-one-way", action=argparse.BooleanOptionalAction, default=None,
+    tb.add_argument("--spin-one-way", action=argparse.BooleanOptionalAction, default=None,
                     help="mirror spinner windows spun the less common way, so every spin in training turns alike (default off)")
-    tr.add_argument("--release-keys", type=float,
+    tb.add_argument("--release-keys", type=float,
                     help="share of windows whose previous keys read 'up' over a random span, so the policy learns to press again (default 0)")
-    tr.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
-    tr.add_argument("--seed", type=int, help="seed (default 0)")
-    tr.add_argument("--device", help="cuda or cpu (default: cuda when present)")
-    tr.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
-    tr.add_argument("--val-every", type=int, help="steps between validation losses (default 200)")
-    tr.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
-    tr.set_defaults(func=_train)
+    tb.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
+    tb.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
+    tb.add_argument("--val-every", type=int, help="steps between validation losses (default 200)")
+    tb.set_defaults(func=_train_bc)
+    for algo, what in (("gail", "GAIL"), ("airl", "AIRL")):
+        ta = models.add_parser(algo, help=f"{what} with imitation and PPO in the env, warm-started by BC")
+        _train_common(ta)
+        ta.add_argument("--timesteps", type=int, help="env steps of adversarial training (default 1,000,000)")
+        ta.add_argument("--envs", type=int, help="plays stepped together (default 16)")
+        ta.add_argument("--n-steps", type=int, help="steps per play per PPO rollout (default 256)")
+        ta.add_argument("--n-stack", type=int, help="observations stacked as history (default 8)")
+        ta.add_argument("--judgement-weight", "-w", type=float,
+                        help="reward = discriminator + W x the env's judgement reward (default 0: pure imitation)")
+        ta.add_argument("--lr", type=float, help="PPO learning rate (default 1e-4)")
+        ta.add_argument("--disc-lr", type=float, help="discriminator learning rate (default 2e-4)")
+        ta.add_argument("--disc-updates", type=int, help="discriminator updates per round (default 2)")
+        ta.add_argument("--bc-batches", type=int, help="BC warm-start batches of 256 before adversarial training (default 3000; 0: none)")
+        ta.add_argument("--checkpoint-every", type=int, help="rounds between checkpoints (default 10)")
+        ta.set_defaults(func=_train_adversarial, algo=algo)
     ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
-    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc")
-    ev.add_argument("--checkpoint", type=Path, help="trained model for bc")
+    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc, gail, airl")
+    ev.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
     _bc_args(ev)
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
     ev.add_argument("--mods", default="NM", help="mods as acronyms")
@@ -322,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--replays", required=True, type=Path,
                     help="folder of .osr files; subfolders named human/auto/autopilot/relax/stolen/timewarp say who played")
     bn.add_argument("--agents", default="human,autoplay,humanized",
-                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT]")
+                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT], gail[=CKPT], airl[=CKPT]")
     bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
     _bc_args(bn)
     bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")
@@ -333,20 +363,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bc_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=float, default=0.3, help="bc cursor sampling temperature (0: most likely)")
+    p.add_argument("--temperature", type=float, default=0.3, help="bc/gail/airl cursor sampling temperature (0: most likely)")
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
 
 
-def _bc_options(args: argparse.Namespace) -> dict:
-    return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
+def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
+    """Keyword arguments for the named trained agent (``args.agent`` by default)."""
+    name = name or args.agent
+    if name == "bc":
+        return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
+    if name in ("gail", "airl"):
+        return {"temperature": args.temperature}
+    return {}
 
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:
     p.add_argument("--map", type=Path, help=".osu beatmap (default: the bundled demo map)")
-    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, wgan, gail (default: autoplay)")
-    p.add_argument("--checkpoint", type=Path, help="trained model for bc/wgan/gail")
+    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, gail, airl (default: autoplay)")
+    p.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
     p.add_argument("--mods", default="NM", help="mods as acronyms, e.g. HDHR or DT")
     p.add_argument("--seed", type=int, default=0, help="random seed for agents that sample")
     _bc_args(p)

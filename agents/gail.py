@@ -1,0 +1,433 @@
+"""Adversarial imitation in the env: GAIL and AIRL through ``imitation`` 1.0.1 and
+Stable-Baselines3's PPO.
+
+BC learns only the states humans visited; played closed loop it drifts into states no
+human saw.  Here the policy plays the env on its own states and is rewarded by a
+discriminator that tells its transitions from the humans' (plus, optionally, ``w`` times
+the env's judgement reward: the knob between human-likeness and accuracy).
+
+The pieces, each chosen for a reason:
+
+- **VecEnv.** :class:`OsuSB3VecEnv` is an SB3 ``VecEnv`` over one
+  :class:`~osu_env.env.OsuVectorEnv`, so one numpy call builds every env's observation
+  (a ``DummyVecEnv`` of single envs was 5x slower per step when measured).
+- **Actions are moves.** The policy emits the cursor's move this step in units of
+  :data:`MOVE_UNIT_PX` and two key values (pressed when > 0), not the env's absolute
+  target: a move is stationary across the playfield, so a Gaussian policy's noise is a
+  tremor of the hand, not a jump of the target.
+- **History.** The env's observation holds the cursor but not the keys, so each
+  observation here is the env's plus the keys held in the previous step (+1 down, -1
+  up), as BC's LSTM sees its previous action.  ``VecFrameStack`` of the last ``n_stack``
+  of those gives the policy and the discriminator positions, velocities, accelerations
+  and how long each key has been down.  :func:`stack_frames` builds the same stacks for the demonstrations and
+  :class:`AdversarialAgent` for play.
+- **Keys as presses.** The discriminator sees keys as the env acted on them (+1 pressed,
+  -1 up) and the move clipped as the env clips it, never the policy's raw Gaussian
+  sample: otherwise "not exactly +-1" alone tells every generated key from a human's.
+  AIRL's policy term ``log pi(a|s)`` is then evaluated at those acted-on values.
+- **Variable horizon.** Episodes are whole maps and differ in length.  ``imitation``
+  warns that variable horizons leak reward information through termination (a policy
+  can end an episode early to stop a negative reward).  That cannot happen here: an
+  episode ends when the map's clock runs out, whatever the policy does, so its length is
+  a function of the map alone and ``allow_variable_horizon=True`` carries no bias.
+- **Warm start.** The PPO policy is first fitted to the demonstrations with
+  ``imitation``'s BC, so adversarial training starts from a player that hits notes.
+
+Checkpoints: ``ppo.zip`` (SB3's ``.save``, for ``--resume``), ``policy.pt`` (the policy's
+weights, loaded with ``weights_only=True`` to play), ``adversarial.pt`` (discriminator,
+its optimizer, the round) and ``meta.json`` (what a player needs to rebuild the policy).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
+
+from osu_env.beatmap import Beatmap, load_beatmap
+from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, OsuVectorEnv
+from osu_env.errors import AgentError, OsuInputError
+from osu_env.features import DEFAULT_K, OBS_LIMIT, obs_size
+from osu_env.rules import Mods
+
+from .dataset import Dataset, Episode
+from .train import pick_device, save_checkpoint
+
+MOVE_UNIT_PX = 64.0  # a move action of 1 is 64 osu!px in one step (3,840 px/s at 60 Hz)
+OBS_CURSOR_PX = 256.0  # the observation's cursor is (px - centre) / 256 (features.py)
+CHECKPOINT_FORMAT = 1
+
+
+def move_space() -> spaces.Box:
+    """The policy's action: (dx, dy) in move units, key 1, key 2 (pressed when > 0)."""
+    return spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+
+
+class OsuSB3VecEnv(VecEnv):
+    """Stable-Baselines3's ``VecEnv`` interface over one :class:`OsuVectorEnv`.
+
+    Actions are moves (see the module docstring); every play starts again when its map
+    ends, and the finished play's last observation is in ``infos[i]["terminal_observation"]``
+    with its counts, as SB3 expects.  ``last_rewards`` keeps the env's own judgement
+    rewards of the last step, so a wrapper that replaces the reward (imitation's) can
+    still mix them in, and ``finished`` the final info of every play that ended (counts,
+    accuracy) until the trainer collects them.
+    """
+
+    def __init__(self, maps: list[Beatmap], num_envs: int = 16, *, k_objects: int = DEFAULT_K, seed: int | None = None):
+        self.venv = OsuVectorEnv(maps, num_envs, k_objects=k_objects)
+        self.render_mode = None
+        super().__init__(num_envs, observation_space(k_objects, 1), move_space())
+        self._seed = seed
+        self._actions = np.zeros((num_envs, 4))
+        self._keys = np.full((num_envs, 2), -1.0, np.float32)
+        self.last_rewards = np.zeros(num_envs, np.float32)
+        self.finished: list[dict] = []
+
+    def seed(self, seed: int | None = None):
+        self._seed = seed
+        return [seed] * self.num_envs
+
+    def reset(self):
+        obs, _ = self.venv.reset(seed=self._seed)
+        self._seed = None  # a second reset draws new maps, as SB3 expects
+        self._keys[:] = -1.0
+        return with_keys(obs, self._keys)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, np.float64)
+
+    def step_wait(self):
+        a = np.clip(self._actions, -1.0, 1.0)
+        x = np.array([p.x for p in self.venv.plays])
+        y = np.array([p.y for p in self.venv.plays])
+        target = np.empty_like(a)
+        target[:, 0] = (x + a[:, 0] * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
+        target[:, 1] = (y + a[:, 1] * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
+        target[:, 2:] = a[:, 2:]
+        obs, rewards, done, _, info = self.venv.step(target)
+        self._keys[:] = np.where(a[:, 2:] > 0, 1.0, -1.0)
+        self.last_rewards = rewards.astype(np.float32)
+        infos: list[dict] = [{} for _ in range(self.num_envs)]
+        for e in np.flatnonzero(done):
+            last = with_keys(info["final_observation"][e][None], self._keys[e][None])[0]
+            infos[e] = {**info["final_info"][e], "terminal_observation": last, "TimeLimit.truncated": False}
+            self.finished.append(info["final_info"][e])
+        self._keys[done] = -1.0  # a new play starts with no key held
+        return with_keys(obs, self._keys), self.last_rewards.copy(), done, infos
+
+    def close(self) -> None:
+        self.venv.close()
+
+    def get_attr(self, attr_name, indices=None):
+        return [getattr(self, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name, value, indices=None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name, *args, indices=None, **kwargs):
+        raise AttributeError(f"OsuSB3VecEnv has no per-env method {method_name!r}: its plays share one OsuVectorEnv")
+
+    def env_is_wrapped(self, wrapper_class, indices=None):
+        return [False] * len(self._indices(indices))
+
+    def _indices(self, indices) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+def with_keys(obs: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The env's observations (n, D) with the keys held in the previous step appended."""
+    return np.concatenate([obs, keys], axis=1).astype(np.float32)
+
+
+def observation_space(k_objects: int, n_stack: int) -> spaces.Box:
+    return spaces.Box(-OBS_LIMIT, OBS_LIMIT, shape=((obs_size(k_objects) + 2) * n_stack,), dtype=np.float32)
+
+
+def make_vec_env(maps: list[Beatmap], num_envs: int, n_stack: int, *, k_objects: int = DEFAULT_K,
+                 seed: int | None = None) -> tuple[VecFrameStack, OsuSB3VecEnv]:
+    """(frame-stacked venv for training, the raw one under it)."""
+    raw = OsuSB3VecEnv(maps, num_envs, k_objects=k_objects, seed=seed)
+    return VecFrameStack(raw, n_stack), raw
+
+
+def stack_frames(obs: np.ndarray, n_stack: int) -> np.ndarray:
+    """(T, n_stack * D): each row the last ``n_stack`` observations, oldest first, zeros
+    before the start, exactly as ``VecFrameStack`` stacks a 1-D observation."""
+    t, d = obs.shape
+    padded = np.concatenate([np.zeros((n_stack - 1, d), obs.dtype), obs])
+    return np.concatenate([padded[i:i + t] for i in range(n_stack)], axis=1)
+
+
+def moves_from_dataset(obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """The policy's actions for dataset rows: the move from the cursor the observation
+    shows (one step earlier) to where the player put it, and keys as +-1."""
+    moves = np.empty(act.shape, np.float32)
+    moves[:, :2] = (act[:, :2] * ACTION_HALF_RANGE_PX - obs[:, :2] * OBS_CURSOR_PX) / MOVE_UNIT_PX
+    moves[:, 2:] = np.where(act[:, 2:] > 0.5, 1.0, -1.0)
+    return np.clip(moves, -1.0, 1.0)
+
+
+def demonstrations(ds: Dataset, episodes: list[Episode], n_stack: int):
+    """The human plays as ``imitation`` Trajectories, in the env's own (stacked)
+    observations.  A dataset row holds the observation before an action, so a sequence of
+    ``n`` rows gives ``n - 1`` transitions; the last observation is the final one."""
+    from imitation.data.types import Trajectory
+
+    trajs = []
+    for e in episodes:
+        obs = np.asarray(ds.obs[e.offset:e.offset + e.length], np.float32)
+        act = np.asarray(ds.act[e.offset:e.offset + e.length], np.float32)
+        if len(obs) < 2:
+            continue
+        moves = moves_from_dataset(obs, act)
+        prev_keys = np.concatenate([np.full((1, 2), -1.0, np.float32), moves[:-1, 2:]])
+        trajs.append(Trajectory(obs=stack_frames(with_keys(obs, prev_keys), n_stack), acts=moves[:-1],
+                                infos=None, terminal=True))
+    return trajs
+
+
+def episode_maps(ds: Dataset, episodes: list[Episode]) -> list[Beatmap]:
+    """The maps the demonstrations were played on, under their mods, as the dataset sees
+    them: HR plays flipped back (their difficulty kept), DT/HT in map time."""
+    maps, seen = [], set()
+    for e in episodes:
+        key = (e.map, e.mods)
+        if key in seen:
+            continue
+        seen.add(key)
+        bm = load_beatmap(e.map, mods=e.mods)
+        maps.append(bm.mirrored() if e.mods & Mods.HardRock else bm)
+    return maps
+
+
+# --------------------------------------------------------------------- discriminator
+def _as_acted(action: torch.Tensor) -> torch.Tensor:
+    return torch.cat([action[:, :2].clamp(-1.0, 1.0), torch.where(action[:, 2:] > 0, 1.0, -1.0)], -1)
+
+
+def discriminator_net(algo: str, observation_space, action_space, hidden: tuple[int, ...]):
+    """The discriminator's reward net: imitation's BasicRewardNet (GAIL) or
+    BasicShapedRewardNet (AIRL), with inputs normalised by a running mean and actions
+    seen as acted (keys +-1, the move clipped)."""
+    from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
+    from imitation.util.networks import RunningNorm
+
+    class Acted:
+        def preprocess(self, state, action, next_state, done):
+            s, a, n, d = super().preprocess(state, action, next_state, done)
+            return s, _as_acted(a), n, d
+
+    if algo == "gail":
+        cls = type("GAILDiscriminator", (Acted, BasicRewardNet), {})
+        return cls(observation_space, action_space, hid_sizes=hidden, normalize_input_layer=RunningNorm)
+    cls = type("AIRLDiscriminator", (Acted, BasicShapedRewardNet), {})
+    return cls(observation_space, action_space, reward_hid_sizes=hidden, potential_hid_sizes=hidden,
+               normalize_input_layer=RunningNorm)
+
+
+# --------------------------------------------------------------------- training
+@dataclass
+class AdversarialArgs:
+    data: str  # dataset folder from `osu-imitation dataset`
+    out: str  # checkpoint folder
+    algo: str = "gail"  # gail or airl
+    timesteps: int = 1_000_000  # env steps of generator training in all
+    envs: int = 16  # plays stepped together
+    n_steps: int = 256  # steps per env per PPO rollout (a round has envs x n_steps)
+    n_stack: int = 8  # observations stacked (8 x 16.7 ms = 133 ms of motion)
+    judgement_weight: float = 0.0  # w: reward = discriminator + w x judgement reward (0: pure imitation)
+    hidden: tuple[int, ...] = (256, 256)  # policy, value and discriminator layers
+    lr: float = 1e-4  # PPO learning rate
+    disc_lr: float = 2e-4  # discriminator learning rate
+    demo_batch: int = 1024  # expert samples per discriminator batch
+    disc_updates: int = 2  # discriminator updates per round
+    bc_batches: int = 3000  # BC warm-start batches of 256 (0: none)
+    ppo_epochs: int = 5
+    ppo_batch: int = 512
+    log_std_init: float = -1.5  # the policy's initial noise before BC (e^-1.5 = 0.22 move units)
+    seed: int = 0
+    device: str | None = None  # cuda when present, else cpu
+    checkpoint_every: int = 10  # rounds between checkpoints
+    resume: bool = False  # continue from out/
+    force: bool = False  # overwrite a run already in out/
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # recorded beside the args (e.g. the command line)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _save(out: Path, ppo, trainer, round_: int, meta: dict) -> None:
+    tmp = out / f"ppo.tmp{os.getpid()}.zip"
+    ppo.save(tmp)
+    os.replace(tmp, out / "ppo.zip")
+    save_checkpoint(out / "policy.pt", {"policy": ppo.policy.state_dict()})
+    save_checkpoint(out / "adversarial.pt", {"reward_net": trainer._reward_net.state_dict(),
+                                             "disc_opt": trainer._disc_opt.state_dict(), "round": round_})
+    _atomic_write_text(out / "meta.json", json.dumps({**meta, "round": round_}, indent=1))
+
+
+def train_adversarial(args: AdversarialArgs) -> dict:
+    """GAIL or AIRL on the dataset's training maps; returns the last round's metrics and
+    the discriminator accuracy of every round (``history``)."""
+    from imitation.algorithms import bc as imitation_bc
+    from imitation.algorithms.adversarial.airl import AIRL
+    from imitation.algorithms.adversarial.gail import GAIL
+    from imitation.data import rollout
+    from imitation.util import logger as imit_logger
+    from stable_baselines3 import PPO
+
+    if args.algo not in ("gail", "airl"):
+        raise OsuInputError(f"unknown adversarial algorithm {args.algo!r} (gail or airl)")
+    out = Path(args.out)
+    if (out / "meta.json").exists() and not (args.resume or args.force):
+        raise OsuInputError(f"{out}: holds a run already; pass --resume to continue it or --force to start over")
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(args.device)
+    ds = Dataset(args.data)
+    train_eps = ds.split("train")
+    if not train_eps:
+        raise OsuInputError(f"{args.data}: no training episodes")
+    rng = np.random.default_rng(args.seed)
+    torch.manual_seed(args.seed)
+
+    maps = episode_maps(ds, train_eps)
+    venv, raw = make_vec_env(maps, args.envs, args.n_stack, k_objects=ds.k, seed=args.seed)
+    transitions = rollout.flatten_trajectories(demonstrations(ds, train_eps, args.n_stack))
+    logger = imit_logger.configure(str(out / "tb"), ["tensorboard"])
+    policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
+    resuming = args.resume and (out / "ppo.zip").exists()
+    if resuming:
+        ppo = PPO.load(out / "ppo.zip", env=venv, device=device)
+    else:
+        ppo = PPO("MlpPolicy", venv, n_steps=args.n_steps, batch_size=args.ppo_batch, n_epochs=args.ppo_epochs,
+                  learning_rate=args.lr, ent_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_range=0.1,
+                  policy_kwargs=policy_kwargs, device=device, seed=args.seed, verbose=0)
+    reward_net = discriminator_net(args.algo, venv.observation_space, venv.action_space, tuple(args.hidden))
+    algo = GAIL if args.algo == "gail" else AIRL
+    trainer = algo(demonstrations=transitions, demo_batch_size=args.demo_batch, gen_replay_buffer_capacity=args.envs * args.n_steps,
+                   n_disc_updates_per_round=args.disc_updates, venv=venv, gen_algo=ppo, reward_net=reward_net,
+                   allow_variable_horizon=True, disc_opt_kwargs={"lr": args.disc_lr}, custom_logger=logger)
+    # Mix the env's judgement into the discriminator's reward: imitation's wrapper replaces
+    # the reward, but it steps the raw env first, whose rewards of this step are kept.
+    disc_reward = trainer.venv_wrapped.reward_fn
+    w = float(args.judgement_weight)
+    trainer.venv_wrapped.reward_fn = (lambda o, a, n, d: disc_reward(o, a, n, d) + w * raw.last_rewards) if w else disc_reward
+
+    start = 0
+    history: list[dict] = []
+    if resuming:
+        state = torch.load(out / "adversarial.pt", map_location=device, weights_only=True)
+        trainer._reward_net.load_state_dict(state["reward_net"])
+        trainer._disc_opt.load_state_dict(state["disc_opt"])
+        start = int(state["round"])
+        history = json.loads((out / "meta.json").read_text()).get("history", [])[:start]
+        print(f"resuming from round {start} ({out})", flush=True)
+    elif args.bc_batches > 0:
+        bc = imitation_bc.BC(observation_space=venv.observation_space, action_space=venv.action_space, rng=rng,
+                             policy=ppo.policy, demonstrations=transitions, batch_size=256, device=device,
+                             custom_logger=logger)
+        bc.train(n_batches=args.bc_batches, progress_bar=args.progress, log_interval=500)
+
+    meta = {"format": CHECKPOINT_FORMAT, "algo": args.algo, "obs_size": obs_size(ds.k), "k_objects": ds.k,
+            "n_stack": args.n_stack, "move_unit_px": MOVE_UNIT_PX, "step_ms": ds.meta["step_ms"],
+            "policy_kwargs": policy_kwargs, "args": {**asdict(args), "hidden": list(args.hidden)}}
+    rounds = max(1, args.timesteps // trainer.gen_train_timesteps)
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    metrics: dict = {}
+    for r in tqdm(range(start, rounds), initial=start, total=rounds, desc=args.algo, disable=not args.progress):
+        trainer.train_gen(trainer.gen_train_timesteps)
+        stats = [trainer.train_disc() for _ in range(args.disc_updates)]
+        last = stats[-1]
+        row = {"round": r + 1, "timesteps": (r + 1) * trainer.gen_train_timesteps,
+               "disc_acc": float(np.mean([s["disc_acc"] for s in stats])),
+               "disc_acc_expert": float(np.mean([s["disc_acc_expert"] for s in stats])),
+               "disc_acc_gen": float(np.mean([s["disc_acc_gen"] for s in stats])),
+               "disc_loss": float(last["disc_loss"]),
+               "plays_finished": len(raw.finished),
+               "play_accuracy": float(np.mean([f["accuracy"] for f in raw.finished])) if raw.finished else None}
+        raw.finished.clear()
+        history.append(row)
+        logger.dump(trainer._global_step)
+        metrics = {**row, "steps_per_s": (r + 1 - start) * trainer.gen_train_timesteps / (time.perf_counter() - t0)}
+        if (r + 1) % args.checkpoint_every == 0 or r + 1 == rounds:
+            _save(out, ppo, trainer, r + 1, {**meta, "history": history})
+    if not history or start >= rounds:
+        _save(out, ppo, trainer, max(start, rounds), {**meta, "history": history})
+    metrics["history"] = history
+    return metrics
+
+
+# --------------------------------------------------------------------- playing
+def load_adversarial_policy(checkpoint: str | Path, device: str = "cpu"):
+    """(the trained policy, its meta) from a checkpoint folder of ``train gail/airl``."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    path = Path(checkpoint)
+    if not path.is_dir():
+        path = path.parent
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != CHECKPOINT_FORMAT or meta.get("algo") not in ("gail", "airl"):
+            raise ValueError("meta.json is not a gail/airl checkpoint's")
+        weights = torch.load(path / "policy.pt", map_location=device, weights_only=True)["policy"]
+        obs_space = observation_space(int(meta["k_objects"]), int(meta["n_stack"]))
+        policy = ActorCriticPolicy(obs_space, move_space(), lambda _: 0.0, **meta["policy_kwargs"])
+        policy.load_state_dict(weights)
+    except FileNotFoundError as e:
+        raise AgentError(f"{path}: not a gail/airl checkpoint (no {Path(e.filename).name})") from None
+    except Exception as e:  # a foreign or damaged file: json, torch and state-dict errors alike
+        raise AgentError(f"{path}: not a gail/airl checkpoint ({type(e).__name__}: {e})") from None
+    return policy.to(device).eval(), meta
+
+
+class AdversarialAgent:
+    """A GAIL/AIRL policy as a closed-loop player.  It keeps the stack of its last
+    observations as ``VecFrameStack`` did in training.  ``temperature`` scales the
+    policy's Gaussian noise: 1 plays the policy as trained, 0 its mean."""
+
+    closed_loop = True
+
+    def __init__(self, checkpoint: str | Path, temperature: float = 1.0, device: str = "cpu"):
+        self.policy, self.meta = load_adversarial_policy(checkpoint, device)
+        self.name = self.meta["algo"]
+        self.n_stack = int(self.meta["n_stack"])
+        self.move_unit = float(self.meta["move_unit_px"])
+        self.temperature = temperature
+        self.device = device
+
+    def reset(self, beatmap, seed: int | None = None):
+        self.stack = np.zeros((self.n_stack, int(self.meta["obs_size"]) + 2), np.float32)
+        self.keys = np.full(2, -1.0, np.float32)
+        self.gen = torch.Generator(device="cpu").manual_seed(seed or 0)
+        return None  # the env's own step grid
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
+        self.stack = np.roll(self.stack, -1, axis=0)
+        self.stack[-1] = with_keys(obs[None], self.keys[None])[0]
+        o = torch.as_tensor(self.stack.reshape(1, -1), device=self.device)
+        dist = self.policy.get_distribution(o).distribution
+        a = dist.mean[0].cpu()
+        if self.temperature > 0:
+            a = a + self.temperature * dist.stddev[0].cpu() * torch.randn(4, generator=self.gen)
+        a = a.clamp(-1, 1).numpy().astype(np.float64)
+        target = np.empty(4)
+        target[:2] = (obs[:2] * OBS_CURSOR_PX + a[:2] * self.move_unit) / ACTION_HALF_RANGE_PX
+        self.keys = np.where(a[2:] > 0, 1.0, -1.0).astype(np.float32)
+        target[2:] = self.keys
+        return np.clip(target, -1.0, 1.0)
