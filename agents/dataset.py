@@ -149,17 +149,25 @@ def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_M
     act = np.empty((t.size, 4), np.float32)
     act[:, 0] = (cx - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
     act[:, 1] = (cy - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
-    # keys: down at any moment of the step centred on t_i, so a press lands on the
-    # nearest step (timing error within +-step/2, unbiased) and short taps are kept
+    act[:, 2:] = keys_on_steps(replay, t, step_ms)
+    return obs, act
+
+
+def keys_on_steps(replay: Replay, t: np.ndarray, step_ms: float) -> np.ndarray:
+    """(n, 2) bool: each key down at any moment of the step centred on ``t_i``, so a
+    press lands on the nearest step (timing error within +-step/2, unbiased) and a tap
+    shorter than a step is kept."""
+    ft = replay.t_ms.astype(np.float64)
     hi = np.searchsorted(ft, t + step_ms / 2, side="right")
     lo = np.searchsorted(ft, t - step_ms / 2, side="right")
-    for col, bit in ((2, M1), (3, M2)):
+    out = np.empty((len(t), 2), bool)
+    for col, bit in enumerate((M1, M2)):
         down = (replay.keys & bit) > 0
         seen = np.concatenate([[0], np.cumsum(down)])
         in_step = seen[hi] - seen[lo] > 0
         held_before = down[np.maximum(lo - 1, 0)] & (lo > 0)  # still down from before the step
-        act[:, col] = in_step | held_before
-    return obs, act
+        out[:, col] = in_step | held_before
+    return out
 
 
 @dataclass

@@ -50,16 +50,19 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
 
-from osu_env.beatmap import Beatmap, load_beatmap
-from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, OsuVectorEnv
+from tqdm import tqdm
+
+from osu_env.beatmap import PLAYFIELD_HEIGHT, Beatmap, load_beatmap
+from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, OsuVectorEnv, step_times
 from osu_env.errors import AgentError, OsuInputError
-from osu_env.features import DEFAULT_K, OBS_LIMIT, obs_size
+from osu_env.features import DEFAULT_K, OBS_LIMIT, ObjectTable, obs_size, observe
+from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
 
-from .dataset import Dataset, Episode
+from .dataset import Dataset, Episode, keys_on_steps
 from .train import pick_device, save_checkpoint
 
-MOVE_UNIT_PX = 64.0  # a move action of 1 is 64 osu!px in one step (3,840 px/s at 60 Hz)
+MOVE_UNIT_PX = 128.0  # a move action of 1 is 128 osu!px in one step; humans move further in 0.03% of steps
 OBS_CURSOR_PX = 256.0  # the observation's cursor is (px - centre) / 256 (features.py)
 CHECKPOINT_FORMAT = 1
 
@@ -167,46 +170,67 @@ def stack_frames(obs: np.ndarray, n_stack: int) -> np.ndarray:
     return np.concatenate([padded[i:i + t] for i in range(n_stack)], axis=1)
 
 
-def moves_from_dataset(obs: np.ndarray, act: np.ndarray) -> np.ndarray:
-    """The policy's actions for dataset rows: the move from the cursor the observation
-    shows (one step earlier) to where the player put it, and keys as +-1."""
-    moves = np.empty(act.shape, np.float32)
-    moves[:, :2] = (act[:, :2] * ACTION_HALF_RANGE_PX - obs[:, :2] * OBS_CURSOR_PX) / MOVE_UNIT_PX
-    moves[:, 2:] = np.where(act[:, 2:] > 0.5, 1.0, -1.0)
-    return np.clip(moves, -1.0, 1.0)
+def _track(hx: np.ndarray, hy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(moves (n, 2) float32, cursor x, y after each step) of a policy that follows the
+    human's cursor ``hx, hy`` from the env's start at the centre: each move goes as far
+    towards the human as one action can (:data:`MOVE_UNIT_PX`), and the cursor is
+    integrated with the very float operations the env uses, so stepping the env with
+    these moves puts its cursor exactly on the returned path."""
+    n = len(hx)
+    moves = np.empty((n, 2), np.float32)
+    px, py = np.empty(n), np.empty(n)
+    x, y = float(ACTION_CENTRE_PX[0]), float(ACTION_CENTRE_PX[1])
+    for i, (tx, ty) in enumerate(zip(hx.tolist(), hy.tolist())):
+        mx = np.float32(min(max((tx - x) / MOVE_UNIT_PX, -1.0), 1.0))
+        my = np.float32(min(max((ty - y) / MOVE_UNIT_PX, -1.0), 1.0))
+        moves[i] = mx, my
+        ax = min(max((x + float(mx) * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
+        ay = min(max((y + float(my) * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
+        x, y = ACTION_CENTRE_PX[0] + ax * ACTION_HALF_RANGE_PX, ACTION_CENTRE_PX[1] + ay * ACTION_HALF_RANGE_PX
+        px[i], py[i] = x, y
+    return moves, px, py
 
 
-def demonstrations(ds: Dataset, episodes: list[Episode], n_stack: int):
-    """The human plays as ``imitation`` Trajectories, in the env's own (stacked)
-    observations.  A dataset row holds the observation before an action, so a sequence of
-    ``n`` rows gives ``n - 1`` transitions; the last observation is the final one."""
+def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: float = DEFAULT_STEP_MS,
+                      k_objects: int = DEFAULT_K):
+    """A human replay as an ``imitation`` Trajectory through the env's own observations:
+    the whole episode the env would play on ``bm`` (loaded with the replay's mods; HR
+    plays are flipped back as the dataset flips them), with actions that follow the
+    human's cursor (:func:`_track`) and hold the human's keys on each step
+    (:func:`agents.dataset.keys_on_steps`).  Stepping :class:`OsuSB3VecEnv` with its
+    actions reproduces its observations, and the judgement is the replay's as far as
+    60 Hz steps can carry it."""
     from imitation.data.types import Trajectory
 
-    trajs = []
-    for e in episodes:
-        obs = np.asarray(ds.obs[e.offset:e.offset + e.length], np.float32)
-        act = np.asarray(ds.act[e.offset:e.offset + e.length], np.float32)
-        if len(obs) < 2:
-            continue
-        moves = moves_from_dataset(obs, act)
-        prev_keys = np.concatenate([np.full((1, 2), -1.0, np.float32), moves[:-1, 2:]])
-        trajs.append(Trajectory(obs=stack_frames(with_keys(obs, prev_keys), n_stack), acts=moves[:-1],
-                                infos=None, terminal=True))
-    return trajs
+    x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
+    if replay.mods & Mods.HardRock:
+        bm, y = bm.mirrored(), PLAYFIELD_HEIGHT - y
+    t = step_times(bm, step_ms).astype(np.float64)
+    ft = replay.t_ms.astype(np.float64)
+    moves, px, py = _track(np.interp(t, ft, x), np.interp(t, ft, y))
+    keys = np.where(keys_on_steps(replay, t, step_ms), 1.0, -1.0).astype(np.float32)
+    cx = np.concatenate([[ACTION_CENTRE_PX[0]], px])  # the cursor each observation shows
+    cy = np.concatenate([[ACTION_CENTRE_PX[1]], py])
+    obs_t = np.concatenate([t, t[-1:]])  # the final observation is taken at the last frame's time
+    obs = observe(ObjectTable.build([bm]), np.zeros(len(obs_t), np.int64), obs_t, cx, cy, k_objects)
+    prev_keys = np.concatenate([np.full((1, 2), -1.0, np.float32), keys])
+    return Trajectory(obs=stack_frames(with_keys(obs, prev_keys), n_stack),
+                      acts=np.concatenate([moves, keys], axis=1), infos=None, terminal=True)
 
 
-def episode_maps(ds: Dataset, episodes: list[Episode]) -> list[Beatmap]:
-    """The maps the demonstrations were played on, under their mods, as the dataset sees
-    them: HR plays flipped back (their difficulty kept), DT/HT in map time."""
-    maps, seen = [], set()
-    for e in episodes:
-        key = (e.map, e.mods)
-        if key in seen:
+def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progress: bool = True):
+    """(trajectories, the maps they were played on) for the replays of ``episodes``, each
+    once (a dataset built with ``--phases`` holds several copies of a replay)."""
+    trajs, maps, seen = [], {}, set()
+    for e in tqdm(episodes, desc="demonstrations", unit="replay", disable=not progress):
+        if e.replay in seen:
             continue
-        seen.add(key)
-        bm = load_beatmap(e.map, mods=e.mods)
-        maps.append(bm.mirrored() if e.mods & Mods.HardRock else bm)
-    return maps
+        seen.add(e.replay)
+        if (e.map, e.mods) not in maps:
+            maps[e.map, e.mods] = load_beatmap(e.map, mods=e.mods)
+        trajs.append(replay_trajectory(maps[e.map, e.mods], load_replay(e.replay), n_stack,
+                                       step_ms=ds.meta["step_ms"], k_objects=ds.k))
+    return trajs, [bm.mirrored() if mods & Mods.HardRock else bm for (_, mods), bm in maps.items()]
 
 
 # --------------------------------------------------------------------- discriminator
@@ -303,9 +327,9 @@ def train_adversarial(args: AdversarialArgs) -> dict:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
 
-    maps = episode_maps(ds, train_eps)
+    trajs, maps = human_trajectories(ds, train_eps, args.n_stack, args.progress)
     venv, raw = make_vec_env(maps, args.envs, args.n_stack, k_objects=ds.k, seed=args.seed)
-    transitions = rollout.flatten_trajectories(demonstrations(ds, train_eps, args.n_stack))
+    transitions = rollout.flatten_trajectories(trajs)
     logger = imit_logger.configure(str(out / "tb"), ["tensorboard"])
     policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
     resuming = args.resume and (out / "ppo.zip").exists()
@@ -345,8 +369,6 @@ def train_adversarial(args: AdversarialArgs) -> dict:
             "n_stack": args.n_stack, "move_unit_px": MOVE_UNIT_PX, "step_ms": ds.meta["step_ms"],
             "policy_kwargs": policy_kwargs, "args": {**asdict(args), "hidden": list(args.hidden)}}
     rounds = max(1, args.timesteps // trainer.gen_train_timesteps)
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     metrics: dict = {}
     for r in tqdm(range(start, rounds), initial=start, total=rounds, desc=args.algo, disable=not args.progress):

@@ -1,0 +1,160 @@
+"""GAIL and AIRL: the gymnasium 0.29 stack, the SB3 VecEnv, the demonstrations, training
+on the demo map, checkpoints, resume and playing."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import gymnasium
+import imitation
+import numpy as np
+import pytest
+import stable_baselines3
+import torch
+
+from agents.baselines import Humanized
+from agents.cli import main
+from agents.dataset import build_from_folders
+from agents.gail import (AdversarialAgent, AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net, make_vec_env,
+                         replay_trajectory, stack_frames, train_adversarial)
+from agents.runner import make_agent, play
+from osu_env import DEMO_MAP
+from osu_env.beatmap import load_beatmap
+from osu_env.errors import AgentError, OsuInputError
+from osu_env.judge import judge
+from osu_env.replay import load_replay, save_replay
+from osu_env.rules import Mods
+
+TINY = dict(timesteps=2 * 4 * 128, envs=4, n_steps=128, n_stack=4, hidden=(16, 16), bc_batches=20, demo_batch=128,
+            ppo_batch=128, ppo_epochs=1, checkpoint_every=1, progress=False)
+
+
+def test_the_stack_is_the_one_imitation_pins():
+    assert gymnasium.__version__.startswith("0.29.")
+    assert stable_baselines3.__version__.startswith("2.2.")
+    assert imitation.__version__ == "1.0.1"
+
+
+@pytest.fixture(scope="module")
+def demo_dataset(tmp_path_factory):
+    """Three humanized plays of the demo map (one of them HR) as a dataset, all training."""
+    root = tmp_path_factory.mktemp("gail")
+    songs, replays = root / "Songs", root / "Replays"
+    songs.mkdir()
+    replays.mkdir()
+    shutil.copy(DEMO_MAP, songs / "tour.osu")
+    bm = load_beatmap(DEMO_MAP)
+    for i in range(2):
+        save_replay(Humanized().replay(bm, seed=i), replays / f"h{i}.osr")
+    save_replay(Humanized().replay(load_beatmap(DEMO_MAP, mods=Mods.HardRock), seed=5), replays / "hr.osr")
+    build_from_folders(songs, replays, root / "ds", progress=False, val_fraction=0.0)
+    return root
+
+
+def test_stack_frames_is_vec_frame_stack():
+    """The demonstrations' history is stacked exactly as VecFrameStack stacks the env's."""
+    bm = load_beatmap(DEMO_MAP)
+    stacked_env, _ = make_vec_env([bm], 1, 3, seed=0)
+    raw_env = OsuSB3VecEnv([bm], 1, seed=0)
+    stacked, rows = [stacked_env.reset()[0]], [raw_env.reset()[0]]
+    for a in np.random.default_rng(0).uniform(-1, 1, (10, 1, 4)):
+        stacked.append(stacked_env.step(a)[0][0])
+        rows.append(raw_env.step(a)[0][0])
+    np.testing.assert_array_equal(stack_frames(np.array(rows), 3), np.array(stacked))
+
+
+def test_vec_env_restarts_plays_and_reports_them_as_sb3_expects():
+    bm = load_beatmap(DEMO_MAP)
+    ours = OsuSB3VecEnv([bm], 2, seed=0)
+    obs = ours.reset()
+    assert obs.shape == (2,) + ours.observation_space.shape and ours.observation_space.contains(obs[0])
+    n = len(ours.venv.plays[0].times)
+    a = np.tile([[0.1, -0.05, 1.0, -1.0]], (2, 1))
+    for i in range(n):
+        obs, rew, done, infos = ours.step(a)
+        assert np.isfinite(rew).all()
+    assert done.all() and all("terminal_observation" in i and "accuracy" in i for i in infos)
+    assert ours.observation_space.contains(infos[0]["terminal_observation"])
+    assert (obs[:, -2:] == -1).all()  # a new play starts with no key held
+    assert len(ours.finished) == 2
+
+
+def test_a_human_trajectory_replays_through_the_env_to_the_same_judgement(shared_data):
+    """The demonstrations are the env's own observations: stepping the env with a
+    human trajectory's actions reproduces every observation bit for bit, and the
+    judgement is the replay's own as far as 60 Hz steps carry it."""
+    rows = [r for r in csv.DictReader(open(shared_data / "manifest.csv")) if r["category"] == "human"]
+    row = next(r for r in rows if r["replay_file"].startswith("replays/human/Syrin"))
+    rp = load_replay(shared_data / row["replay_file"])
+    bm = load_beatmap(shared_data / row["map_file"], mods=rp.mods)
+    traj = replay_trajectory(bm, rp, 1)
+    env = OsuSB3VecEnv([bm], 1, seed=0)
+    obs = env.reset()
+    np.testing.assert_array_equal(obs[0], traj.obs[0])
+    for i, a in enumerate(traj.acts):
+        obs, _, done, infos = env.step(a[None].astype(np.float64))
+        np.testing.assert_array_equal(infos[0]["terminal_observation"] if done[0] else obs[0], traj.obs[i + 1])
+    assert done[0] and i + 1 == len(traj.acts)
+    ours = np.array([infos[0][c] for c in ("n300", "n100", "n50", "nmiss")])
+    theirs = np.array(judge(bm, rp).counts)
+    assert np.abs(ours - theirs).sum() / 2 <= 0.01 * bm.n_objects, (ours, theirs)
+
+
+def test_the_discriminator_sees_keys_as_pressed_not_the_gaussian_sample():
+    a = torch.tensor([[1.7, -0.25, 0.31, -0.9], [0.0, 0.0, -0.01, 2.0]])
+    np.testing.assert_array_equal(_as_acted(a).numpy(), [[1.0, -0.25, 1.0, -1.0], [0.0, 0.0, -1.0, 1.0]])
+    venv, _ = make_vec_env([load_beatmap(DEMO_MAP)], 1, 2)
+    net = discriminator_net("gail", venv.observation_space, venv.action_space, (8,))
+    o = np.zeros((2,) + venv.observation_space.shape, np.float32)
+    _, acts, _, _ = net.preprocess(o, a.numpy(), o, np.zeros(2, bool))
+    assert set(acts[:, 2:].flatten().tolist()) == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("algo", ["gail", "airl"])
+def test_a_tiny_run_trains_checkpoints_and_plays_the_demo_map(demo_dataset, tmp_path, algo):
+    out = tmp_path / algo
+    m = train_adversarial(AdversarialArgs(data=str(demo_dataset / "ds"), out=str(out), algo=algo, judgement_weight=0.5, **TINY))
+    assert [h["round"] for h in m["history"]] == [1, 2]
+    assert all(0.0 <= h["disc_acc"] <= 1.0 for h in m["history"])
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["round"] == 2 and meta["algo"] == algo and (out / "ppo.zip").exists()
+    torch.load(out / "policy.pt", weights_only=True)
+    torch.load(out / "adversarial.pt", weights_only=True)
+    assert any((out / "tb").rglob("events.out.tfevents.*"))
+    agent = make_agent(algo, checkpoint=out, temperature=0.5)
+    bm = load_beatmap(DEMO_MAP)
+    p = play(agent, bm, seed=0)
+    assert sum(p.result.counts) == bm.n_objects
+    path = tmp_path / "play.osr"
+    save_replay(p.to_replay(), path)
+    assert judge(bm, load_replay(path)).counts == p.result.counts
+    again = play(agent, bm, seed=0)
+    assert again.result.counts == p.result.counts  # seeded
+    with pytest.raises(AgentError, match=f"a {algo} checkpoint"):
+        make_agent("airl" if algo == "gail" else "gail", checkpoint=out)
+
+
+def test_resume_continues_and_an_existing_run_is_not_overwritten(demo_dataset, tmp_path):
+    out = tmp_path / "run"
+    args = dict(data=str(demo_dataset / "ds"), out=str(out), **TINY)
+    train_adversarial(AdversarialArgs(**{**args, "timesteps": 4 * 128}))
+    with pytest.raises(OsuInputError, match="holds a run already"):
+        train_adversarial(AdversarialArgs(**args))
+    m = train_adversarial(AdversarialArgs(**args, resume=True))
+    assert [h["round"] for h in m["history"]] == [1, 2]
+    assert json.loads((out / "meta.json").read_text())["round"] == 2
+
+
+def test_train_gail_command_and_foreign_checkpoints(demo_dataset, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["train", "gail", "--data", str(demo_dataset / "ds"), "--out", str(out), "--timesteps", "512",
+                 "--envs", "4", "--n-steps", "128", "--n-stack", "2", "--bc-batches", "5", "-w", "1"]) == 0
+    assert "discriminator accuracy" in capsys.readouterr().out
+    assert main(["play", "--agent", "gail", "--checkpoint", str(out), "--out", str(tmp_path / "g.osr")]) == 0
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "meta.json").write_text("{not json")
+    with pytest.raises(AgentError, match="not a gail/airl checkpoint"):
+        make_agent("gail", checkpoint=tmp_path / "junk")
+    with pytest.raises(AgentError, match="no meta.json"):
+        make_agent("gail", checkpoint=tmp_path)
