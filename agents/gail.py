@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
 
 from tqdm import tqdm
@@ -233,6 +234,25 @@ def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progr
     return trajs, [bm.mirrored() if mods & Mods.HardRock else bm for (_, mods), bm in maps.items()]
 
 
+class StandardizedObs(BaseFeaturesExtractor):
+    """The policy's input layer: observations standardised by the demonstrations' mean
+    and spread (buffers, so they travel in the policy's weights).  The env's features
+    mix units (a 16 ms step is 0.016 of a time feature, a cursor offset is px / 256);
+    unscaled, a tanh MLP cannot resolve a press to the step."""
+
+    def __init__(self, observation_space: spaces.Box):
+        super().__init__(observation_space, int(np.prod(observation_space.shape)))
+        self.register_buffer("mean", torch.zeros(self.features_dim))
+        self.register_buffer("scale", torch.ones(self.features_dim))
+
+    def set_stats(self, obs: np.ndarray) -> None:
+        self.mean.copy_(torch.as_tensor(obs.mean(0)))
+        self.scale.copy_(torch.as_tensor(1.0 / np.maximum(obs.std(0), 1e-3)))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs.flatten(1) - self.mean) * self.scale
+
+
 # --------------------------------------------------------------------- discriminator
 def _as_acted(action: torch.Tensor) -> torch.Tensor:
     return torch.cat([action[:, :2].clamp(-1.0, 1.0), torch.where(action[:, 2:] > 0, 1.0, -1.0)], -1)
@@ -332,13 +352,15 @@ def train_adversarial(args: AdversarialArgs) -> dict:
     transitions = rollout.flatten_trajectories(trajs)
     logger = imit_logger.configure(str(out / "tb"), ["tensorboard"])
     policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
+    policy_kwargs_sb3 = {**policy_kwargs, "features_extractor_class": StandardizedObs}
     resuming = args.resume and (out / "ppo.zip").exists()
     if resuming:
         ppo = PPO.load(out / "ppo.zip", env=venv, device=device)
     else:
         ppo = PPO("MlpPolicy", venv, n_steps=args.n_steps, batch_size=args.ppo_batch, n_epochs=args.ppo_epochs,
                   learning_rate=args.lr, ent_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_range=0.1,
-                  policy_kwargs=policy_kwargs, device=device, seed=args.seed, verbose=0)
+                  policy_kwargs=policy_kwargs_sb3, device=device, seed=args.seed, verbose=0)
+        ppo.policy.features_extractor.set_stats(transitions.obs)
     reward_net = discriminator_net(args.algo, venv.observation_space, venv.action_space, tuple(args.hidden))
     algo = GAIL if args.algo == "gail" else AIRL
     trainer = algo(demonstrations=transitions, demo_batch_size=args.demo_batch, gen_replay_buffer_capacity=args.envs * args.n_steps,
@@ -408,7 +430,8 @@ def load_adversarial_policy(checkpoint: str | Path, device: str = "cpu"):
             raise ValueError("meta.json is not a gail/airl checkpoint's")
         weights = torch.load(path / "policy.pt", map_location=device, weights_only=True)["policy"]
         obs_space = observation_space(int(meta["k_objects"]), int(meta["n_stack"]))
-        policy = ActorCriticPolicy(obs_space, move_space(), lambda _: 0.0, **meta["policy_kwargs"])
+        policy = ActorCriticPolicy(obs_space, move_space(), lambda _: 0.0, features_extractor_class=StandardizedObs,
+                                   **meta["policy_kwargs"])
         policy.load_state_dict(weights)
     except FileNotFoundError as e:
         raise AgentError(f"{path}: not a gail/airl checkpoint (no {Path(e.filename).name})") from None

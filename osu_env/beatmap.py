@@ -36,6 +36,10 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+class PathTooLong(ValueError):
+    """A slider path (or a map's paths together) past :data:`rules.MAX_PATH_POINTS`."""
+
+
 # --------------------------------------------------------------------------- paths
 def _bezier(points: np.ndarray) -> np.ndarray:
     """One Bezier segment as osu! flattens it: split in halves until each piece's control
@@ -50,6 +54,8 @@ def _bezier(points: np.ndarray) -> np.ndarray:
     out: list[tuple[float, float]] = []
     stack = [cp]
     while stack:
+        if len(out) > rules.MAX_PATH_POINTS:
+            raise PathTooLong(f"a slider's curve flattens to more than {rules.MAX_PATH_POINTS:,} points")
         piece = stack.pop()
         left, right = _bezier_halves(piece)
         if _bezier_flat(piece):
@@ -377,10 +383,89 @@ def _parse(path: Path, raw: bytes) -> slider.Beatmap:
         raise BeatmapError(f"{path}: not a text .osu file") from None
     if not text.lstrip().startswith("osu file format"):
         raise BeatmapError(f"{path}: not an .osu file (missing 'osu file format' header)")
+    problem = check_bounds(text)
+    if problem:
+        raise BeatmapError(f"{path}: refused: {problem}")
     try:
-        return slider.Beatmap.parse(text)
+        with np.errstate(all="ignore"):  # slider's own numpy warnings: errors are raised, not printed
+            return slider.Beatmap.parse(text)
     except Exception as e:  # slider raises bare ValueError/KeyError with the bad line
         raise BeatmapError(f"{path}: malformed beatmap ({e})") from None
+
+
+def _number(field: str, limit: float) -> float | None:
+    """``field`` as osu!'s Parsing.ParseDouble reads it, or None if it is not a finite
+    number within +-``limit``."""
+    try:
+        v = float(field)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) and abs(v) <= limit else None
+
+
+def check_bounds(text: str) -> str | None:
+    """What makes ``text`` too big or out of osu!'s ranges to load (None: nothing), checked
+    before the text reaches ``slider``, so that a hostile file costs one line instead of a
+    hang, a MemoryError or an overflow deep inside the library.  The limits and their
+    sources are in :mod:`osu_env.rules`."""
+    section = ""
+    n_objects = 0
+    lo, hi = rules.DIFFICULTY_RANGE
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("//"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        if section == "Difficulty" and ":" in line:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("HPDrainRate", "CircleSize", "OverallDifficulty", "ApproachRate"):
+                v = _number(value, rules.MAX_PARSE_VALUE)
+                if v is None or not lo <= v <= hi:
+                    return f"{key} {value.strip()!r} is not a number in {lo:g}..{hi:g}"
+            elif key in ("SliderMultiplier", "SliderTickRate") and _number(value, rules.MAX_PARSE_VALUE) is None:
+                return f"{key} {value.strip()!r} is not a finite number"
+        elif section == "TimingPoints":
+            fields = line.split(",")
+            if len(fields) >= 2 and any(_number(f, rules.MAX_PARSE_VALUE) is None for f in fields[:2]):
+                return f"timing point {line[:60]!r}: its time or beat length is not a finite number"
+        elif section == "HitObjects":
+            n_objects += 1
+            if n_objects > rules.MAX_HIT_OBJECTS:
+                return f"more than {rules.MAX_HIT_OBJECTS:,} hit objects"
+            problem = _check_hit_object(line.split(","))
+            if problem:
+                return f"hit object {n_objects} ({line[:60]!r}): {problem}"
+    return None
+
+
+def _check_hit_object(f: list[str]) -> str | None:
+    if len(f) < 4:
+        return None  # slider reports the malformed line itself
+    for name, field, limit in (("x", f[0], rules.MAX_COORDINATE_VALUE), ("y", f[1], rules.MAX_COORDINATE_VALUE),
+                               ("time", f[2], rules.MAX_PARSE_VALUE), ("type", f[3], rules.MAX_PARSE_VALUE)):
+        if _number(field, limit) is None:
+            return f"{name} {field!r} is not a finite number within +-{limit:,}"
+    kind = int(float(f[3]))
+    if kind & 2 and len(f) >= 8:  # slider: x,y,time,type,sound,curve,slides,length
+        points = f[5].split("|")[1:]
+        if len(points) > rules.MAX_SLIDER_POINTS:
+            return f"{len(points):,} control points, more than {rules.MAX_SLIDER_POINTS:,}"
+        for p in points:
+            xy = p.split(":")
+            if len(xy) == 2 and any(_number(c, rules.MAX_COORDINATE_VALUE) is None for c in xy):
+                return f"control point {p!r} is not within +-{rules.MAX_COORDINATE_VALUE:,}"
+        slides = _number(f[6], rules.MAX_PARSE_VALUE)
+        if slides is None or slides != int(slides) or not 1 <= slides <= rules.MAX_SLIDER_REPEATS:
+            return f"slides {f[6]!r}: a slider runs 1 to {rules.MAX_SLIDER_REPEATS:,} times"
+        length = _number(f[7], rules.MAX_COORDINATE_VALUE)
+        if length is None or length < 0:
+            return f"length {f[7]!r} is not a number in 0..{rules.MAX_COORDINATE_VALUE:,}"
+    elif kind & 8 and len(f) >= 6 and _number(f[5], rules.MAX_PARSE_VALUE) is None:
+        return f"spinner end time {f[5]!r} is not a finite number"
+    return None
 
 
 def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
@@ -390,7 +475,7 @@ def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
     a missing file, a non-.osu file, a malformed line, another game mode, no hit objects.
     """
     path = Path(path)
-    raw = read_input(path, BeatmapError)
+    raw = read_input(path, BeatmapError, rules.MAX_BEATMAP_BYTES)
     bm = _parse(path, raw)
     md5 = hashlib.md5(raw).hexdigest()
     mode = int(getattr(bm, "mode", 0))
@@ -404,6 +489,13 @@ def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
 
 
 def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) -> Beatmap:
+    try:
+        return _build_tables(bm, objects, path, md5, mods)
+    except PathTooLong as e:
+        raise BeatmapError(f"{path}: refused: {e}") from None
+
+
+def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) -> Beatmap:
     fmt = int(bm.format_version)
     cs, ar, od, hp = rules.apply_mods_to_difficulty(
         float(bm.circle_size), float(bm.approach_rate), float(bm.overall_difficulty), float(bm.hp_drain_rate), mods
@@ -412,6 +504,9 @@ def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) ->
     preempt = rules.preempt_ms(ar)
     w300, w100, w50 = rules.hit_windows(od)
     offset = EARLY_VERSION_TIMING_OFFSET_MS if fmt < 5 else 0
+    slider_multiplier = min(max(float(bm.slider_multiplier), rules.SLIDER_MULTIPLIER_RANGE[0]), rules.SLIDER_MULTIPLIER_RANGE[1])
+    tick_rate = min(max(float(bm.slider_tick_rate), rules.SLIDER_TICK_RATE_RANGE[0]), rules.SLIDER_TICK_RATE_RANGE[1])
+    n_events = n_points = 0
 
     n = len(objects)
     kind = np.empty(n, np.int8)
@@ -432,6 +527,9 @@ def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) ->
             slider_index[i] = len(paths)
             pts = np.array([(p.x, p.y) for p in ob.curve.points], dtype=np.float64)
             poly, dist = slider_path(_curve_kind(ob.curve), pts, float(ob.length))
+            n_points += len(poly)
+            if n_points > rules.MAX_PATH_POINTS:
+                raise PathTooLong(f"its slider paths flatten to more than {rules.MAX_PATH_POINTS:,} points")
             paths.append((poly, dist))
             repeat = max(int(ob.repeat), 1)
             # slider stores beats and the parent beat length; velocity follows from them.
@@ -443,9 +541,12 @@ def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) ->
             spans.append(repeat)
             span_ms.append(span)
             end[i] = start[i] + repeat * span
-            sv = px_per_beat / (BASE_SCORING_DISTANCE * float(bm.slider_multiplier)) if bm.slider_multiplier else 1.0
+            sv = px_per_beat / (BASE_SCORING_DISTANCE * slider_multiplier)
             tick_mult = 1.0 / sv if (fmt < 8 and sv > 0) else 1.0
-            tick_distance = px_per_beat / float(bm.slider_tick_rate) * tick_mult if bm.slider_tick_rate else 0.0
+            tick_distance = px_per_beat / tick_rate * tick_mult
+            n_events += repeat * (1 + (float(dist[-1]) / tick_distance if tick_distance > 0 else 0.0))
+            if n_events > rules.MAX_SCORE_EVENTS:
+                raise BeatmapError(f"{path}: refused: its sliders imply more than {rules.MAX_SCORE_EVENTS:,} ticks and repeats")
             events.append(_slider_events(start[i], span, repeat, float(dist[-1]), velocity, tick_distance))
         elif isinstance(ob, slider.beatmap.Spinner):
             kind[i] = SPINNER
@@ -455,6 +556,8 @@ def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) ->
             kind[i] = CIRCLE
             end[i] = start[i]
 
+    if not np.isfinite(end).all() or end.max() - start.min() > rules.MAX_MAP_DURATION_MS:
+        raise BeatmapError(f"{path}: refused: its objects span more than {rules.MAX_MAP_DURATION_MS // 3_600_000} hours")
     # Where each object ends (for stacking): a slider ends at its head after an even span count.
     one_span_end = pos.copy()
     end_pos = pos.copy()

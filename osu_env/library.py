@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .errors import OsuInputError
 from .replay import Replay, load_replay
+from . import rules
 from .rules import Mods
 
 NOT_HUMAN_MODS = Mods.Relax | Mods.Autopilot | Mods.Autoplay
@@ -43,6 +44,8 @@ def index_maps(folder: str | Path, progress: bool = True) -> dict[str, Path]:
     index: dict[str, Path] = {}
     for path in tqdm(sorted(folder.rglob("*.osu")), desc="indexing maps", unit="map", disable=not progress):
         try:
+            if path.stat().st_size > rules.MAX_BEATMAP_BYTES:
+                continue  # too large to load (rules.MAX_BEATMAP_BYTES): never read it whole
             index.setdefault(hashlib.md5(path.read_bytes()).hexdigest(), path)
         except OSError:
             continue  # unreadable: no replay can be paired with it anyway

@@ -20,6 +20,7 @@ import osrparse.replay
 from osrparse.utils import GameMode, Key, Mod, ReplayEventOsu
 
 from .errors import ReplayError, read_input
+from . import rules
 from .rules import Mods
 
 
@@ -65,14 +66,41 @@ class Replay:
 
 
 class _FrameTextUnpacker(osrparse.replay._Unpacker):
-    """osrparse's reader, keeping the decoded frame text: osrparse drops the two leading
-    (256, -500) frames *with* their time deltas, which shifts every later frame."""
+    """osrparse's reader, keeping the decoded frame text (osrparse drops the two leading
+    (256, -500) frames *with* their time deltas, which shifts every later frame), and
+    inflating it with a bounded decompressor: an LZMA stream of a few hundred KB can
+    inflate to gigabytes, and osrparse's ``lzma.decompress`` would take them all."""
 
     frame_text = ""
+
+    def unpack_play_data(self, mode):
+        length = self.unpack_int()
+        end = self.offset + length
+        text = inflate_frames(self.replay_data[self.offset:end])
+        replay_data, rng_seed = self.parse_replay_data(text, mode)
+        self.offset = end
+        return replay_data, rng_seed
 
     def parse_replay_data(self, replay_data_str, mode):
         self.frame_text = replay_data_str
         return osrparse.replay._Unpacker.parse_replay_data(replay_data_str, mode)
+
+
+class FrameStreamTooLarge(ValueError):
+    """The replay's frame stream inflates past :data:`rules.MAX_FRAME_TEXT_BYTES`."""
+
+
+def inflate_frames(data: bytes) -> str:
+    """The frame text of an ``.osr``'s LZMA stream, refused once it passes
+    :data:`rules.MAX_FRAME_TEXT_BYTES` (before anything is parsed)."""
+    d = lzma.LZMADecompressor(format=lzma.FORMAT_AUTO)
+    out = d.decompress(data, max_length=rules.MAX_FRAME_TEXT_BYTES + 1)
+    if len(out) > rules.MAX_FRAME_TEXT_BYTES:
+        raise FrameStreamTooLarge(f"its frame stream inflates past {rules.MAX_FRAME_TEXT_BYTES // 2**20} MiB "
+                                  f"(a decompression bomb, or not a replay)")
+    if not d.eof and not out:
+        raise EOFError("the frame stream ends early")
+    return out.decode("ascii")
 
 
 def parse_frame_text(text: str):
@@ -109,10 +137,12 @@ def parse_frame_text(text: str):
 def load_replay(path: str | Path) -> Replay:
     """Read an osu!standard ``.osr``; raises :class:`ReplayError` naming the file."""
     path = Path(path)
-    raw = read_input(path, ReplayError)
+    raw = read_input(path, ReplayError, rules.MAX_REPLAY_BYTES)
     try:
         unpacker = _FrameTextUnpacker(raw)
         r = unpacker.unpack()
+    except FrameStreamTooLarge as e:
+        raise ReplayError(f"{path}: refused: {e}") from None
     except (lzma.LZMAError, EOFError) as e:
         raise ReplayError(f"{path}: truncated or corrupt replay data ({e or 'unexpected end of file'})") from None
     except Exception as e:  # osrparse raises struct.error/ValueError/IndexError on bad bytes
@@ -120,6 +150,8 @@ def load_replay(path: str | Path) -> Replay:
     if r.mode != GameMode.STD:
         raise ReplayError(f"{path}: replay is for {r.mode.name.lower()}, not osu!standard")
     t, xs, ys, ks = parse_frame_text(unpacker.frame_text)
+    if t.size > rules.MAX_REPLAY_FRAMES:
+        raise ReplayError(f"{path}: refused: {t.size} frames, more than the limit of {rules.MAX_REPLAY_FRAMES:,}")
     if t.size == 0:
         raise ReplayError(f"{path}: replay has no cursor frames (truncated?)")
     return Replay(

@@ -64,6 +64,30 @@ NEW_SPINNER_SCORING_VERSION = 20190510  # post-2019-05-10 spinner thresholds
 # LegacyScoreEncoder.LATEST_VERSION); those plays were judged by lazer's rules.
 LAZER_FIRST_VERSION = 30000000
 
+# ---------------------------------------------------------------- bounds on hostile input
+# Limits on the work one file can make us do, far above any real file (the largest in
+# ../shared/data is given beside each), so a broken or hostile file costs one line, not
+# all the machine's memory or a hang.
+MAX_FRAME_TEXT_BYTES = 64 * 2**20  # inflated .osr frame text; a 30 min play at 1,000 Hz is ~45 MB (largest real: 0.85 MB)
+MAX_REPLAY_FRAMES = 2_000_000  # 30 min at 1,000 Hz is 1.8M (largest real: 38,508)
+MAX_BEATMAP_BYTES = 32 * 2**20  # an .osu file (largest real: 0.15 MB)
+MAX_HIT_OBJECTS = 100_000  # (largest real: 3,141)
+MAX_SLIDER_POINTS = 10_000  # control points of one slider (largest real: 68)
+MAX_SCORE_EVENTS = 2_000_000  # slider ticks and repeats of a map (largest real: 2,124)
+MAX_PATH_POINTS = 10_000_000  # flattened slider path points of a map (largest real: 23,466)
+MAX_MAP_DURATION_MS = 3 * 3_600_000  # first object to last end: what the env's clock steps through (largest real: 0.14 h)
+MAX_REPLAY_BYTES = 64 * 2**20  # an .osr file (largest real: 0.17 MB)
+# osu!'s own parse limits (osu.Game/Beatmaps/Formats/Parsing.cs, ConvertHitObjectParser.cs):
+MAX_COORDINATE_VALUE = 131_072  # positions and slider lengths
+MAX_PARSE_VALUE = 2_147_483_647  # any other number (int.MaxValue); NaN and infinity are refused
+MAX_SLIDER_REPEATS = 9000  # "Repeat count is way too high"
+# [Difficulty] values: HP, CS, OD and AR are 0..10 (osu!'s editor range; the game's
+# difficulty formulas are defined on it), so values outside are refused; slider multiplier
+# and tick rate are clamped as lazer's LegacyBeatmapDecoder clamps them.
+DIFFICULTY_RANGE = (0.0, 10.0)
+SLIDER_MULTIPLIER_RANGE = (0.4, 3.6)
+SLIDER_TICK_RATE_RANGE = (0.5, 8.0)
+
 
 def difficulty_range(value: float, lo: float, mid: float, hi: float) -> float:
     """osu!'s DR(v, min, mid, max) (osu.Game/Beatmaps/IBeatmapDifficultyInfo.cs)."""
