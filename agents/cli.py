@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from osu_env import DEMO_MAP
 from osu_env.errors import OsuInputError, WrongBeatmapError
 
 EXIT_BAD_INPUT = 2
+# Torch threads.  A policy plays one small forward per frame, which a thread pool only
+# slows: with torch's default (one thread per core) on a busy 2-core machine, `play
+# --agent bc` took 166 s against 26 s on one thread (issue 21), so play, render, evaluate
+# and benchmark use one.  Training defaults to one too (measured in the README); raise it
+# with --threads on an idle machine.
+PLAY_THREADS = 1
+DEFAULT_TRAIN_THREADS = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
 
 
 def _judge(args: argparse.Namespace) -> int:
@@ -81,10 +90,17 @@ def _map_and_mods(args):
     return load_beatmap(args.map or DEMO_MAP, mods=mods)
 
 
+def _play_threads() -> None:
+    import torch
+
+    torch.set_num_threads(PLAY_THREADS)
+
+
 def _agent_play(args, beatmap):
     """Let the named agent play ``beatmap``: the judged :class:`Play`."""
     from .runner import make_agent, play
 
+    _play_threads()
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     return play(agent, beatmap, seed=args.seed)
 
@@ -109,7 +125,7 @@ def _play(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     """Draw a replay or an agent's play to a window, a video, a GIF or one PNG frame."""
     from osu_env.judge import judge
-    from osu_env.render import Renderer, replay_frames, write_video
+    from osu_env.render import Renderer, gif_fps, play_frame_count, replay_frames, write_video
     from osu_env.replay import load_replay
 
     if args.replay and args.agent:
@@ -135,20 +151,29 @@ def _render(args: argparse.Namespace) -> int:
     start = args.start * 1000 if args.start is not None else None
     duration = args.duration * 1000 if args.duration is not None else None
     if args.window:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith("linux"):
+            raise OsuInputError("--window: there is no display here (DISPLAY is not set); write a file with --out instead")
         renderer = Renderer(beatmap, size=(width, height), window=True)
         for _ in replay_frames(beatmap, replay, fps=args.fps, start_ms=start, duration_ms=duration, renderer=renderer):
             renderer.present(int(args.fps))
         renderer.close()
         return 0
     out = args.out or Path("render.mp4")
-    frames = replay_frames(beatmap, replay, fps=args.fps, size=(width, height), start_ms=start, duration_ms=duration)
+    fps = args.fps
+    if out.suffix.lower() == ".gif" and gif_fps(fps) != fps:
+        fps = gif_fps(fps)
+        print(f"{out}: a GIF holds delays in whole centiseconds: writing {fps:g} fps instead of {args.fps:g}")
+    frames = replay_frames(beatmap, replay, fps=fps, size=(width, height), start_ms=start, duration_ms=duration)
     if out.suffix.lower() == ".png":
         import imageio.v2 as imageio
 
         imageio.imwrite(out, next(frames))
         n = 1
     else:
-        n = write_video(frames, out, fps=args.fps)
+        from tqdm import tqdm
+
+        total = play_frame_count(beatmap, replay, fps, start, duration)
+        n = write_video(tqdm(frames, total=total, desc=f"rendering {out.name}", unit="frame"), out, fps=fps)
     print(f"wrote {out}: {n} frames of {beatmap.display_name} played by {who}")
     return 0
 
@@ -170,9 +195,16 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_threads(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads or DEFAULT_TRAIN_THREADS)
+
+
 def _train_bc(args: argparse.Namespace) -> int:
     from .train import BCArgs, train_bc
 
+    _train_threads(args)
     fields = BCArgs.__dataclass_fields__
     metrics = train_bc(BCArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
     print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -182,6 +214,7 @@ def _train_bc(args: argparse.Namespace) -> int:
 def _train_adversarial(args: argparse.Namespace) -> int:
     from .gail import AdversarialArgs, train_adversarial
 
+    _train_threads(args)
     fields = AdversarialArgs.__dataclass_fields__
     metrics = train_adversarial(AdversarialArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
     history = metrics.pop("history")
@@ -199,6 +232,8 @@ def _train_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cuda or cpu (default: cuda when present)")
     p.add_argument("--resume", action="store_true", default=None, help="continue the run in OUT")
     p.add_argument("--force", action="store_true", default=None, help="overwrite a run already in OUT")
+    p.add_argument("--threads", type=_positive_int,
+                   help=f"torch CPU threads (default {DEFAULT_TRAIN_THREADS}: more only pays on an idle machine)")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -211,7 +246,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from osu_env import rules
     from osu_env.beatmap import load_beatmap
 
-    mods = rules.parse_mods(args.mods)
+    try:
+        mods = rules.parse_mods(args.mods)
+    except ValueError as e:
+        raise OsuInputError(str(e)) from None
+    _play_threads()
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     paths = maps_in(args.maps)
     if args.held_out:  # pick the held-out maps by md5 before parsing any
@@ -221,6 +260,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         held = set(Dataset(args.held_out).meta["val_maps"])
         paths = [p for p in paths if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in held]
+    if args.limit:
+        paths = paths[: args.limit]
     maps = [load_beatmap(p, mods=mods) for p in paths]
     if not maps:
         raise OsuInputError(f"{' '.join(map(str, args.maps))}: no maps to evaluate on")
@@ -240,6 +281,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         from .dataset import Dataset
 
         held = set(Dataset(args.held_out).meta["val_maps"])
+    _play_threads()
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
     results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={name: _agent_options(args, name) for name in ("bc", "gail", "airl")})
     paths = benchmark.write(results, args.out)
@@ -260,8 +302,62 @@ def _with_counts(replay, result):
     return replace(replay, n300=result.n300, n100=result.n100, n50=result.n50, nmiss=result.nmiss, max_combo=result.max_combo)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return v
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return v
+
+
+def _share(text: str) -> float:
+    v = _non_negative_float(text)
+    if v > 1:
+        raise argparse.ArgumentTypeError(f"must be a share in 0..1, not {text}")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="osu-imitation", description="osu!standard judge, environment and imitation agents.")
+    p = _Parser(prog="osu-imitation", description="osu!standard judge, environment and imitation agents.")
     sub = p.add_subparsers(dest="command", required=True)
     j = sub.add_parser("judge", help="judge a replay on a beatmap with osu!stable's rules")
     j.add_argument("--map", required=True, type=Path, help=".osu beatmap file")
@@ -283,59 +379,60 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--replay", type=Path, help=".osr replay to draw (instead of --agent)")
     r.add_argument("--out", type=Path, help=".mp4, .gif, or .png for one frame at --start (default: render.mp4)")
     r.add_argument("--window", action="store_true", help="show a pygame window instead of writing a file")
-    r.add_argument("--fps", type=float, default=60.0, help="video frames per second of real time")
+    r.add_argument("--fps", type=_positive_float, default=60.0, help="video frames per second of real time")
     r.add_argument("--size", default="640x480", help="frame size WIDTHxHEIGHT in pixels")
     r.add_argument("--start", type=float, help="start at this map time, in seconds")
-    r.add_argument("--duration", type=float, help="draw this many seconds of map time")
+    r.add_argument("--duration", type=_positive_float, help="draw this many seconds of map time")
     r.add_argument("--force", action="store_true", help="draw a replay even if it was made on another map")
     r.set_defaults(func=_render)
     ds = sub.add_parser("dataset", help="pair replays with maps by md5 and write a cached training dataset")
     ds.add_argument("--maps", required=True, type=Path, help="folder of .osu files, searched recursively (e.g. osu!/Songs)")
     ds.add_argument("--replays", required=True, type=Path, help="folder of .osr files, searched recursively (e.g. osu!/Replays)")
     ds.add_argument("--out", required=True, type=Path, help="dataset folder to write")
-    ds.add_argument("--k", type=int, default=4, help="upcoming objects in each observation")
-    ds.add_argument("--val-fraction", type=float, default=0.15, help="share of maps held out for validation")
-    ds.add_argument("--phases", type=int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
+    ds.add_argument("--k", type=_positive_int, default=4, help="upcoming objects in each observation")
+    ds.add_argument("--val-fraction", type=_share, default=0.15, help="share of maps held out for validation")
+    ds.add_argument("--phases", type=_positive_int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
     ds.add_argument("--seed", type=int, default=0, help="seed of the map split")
     ds.set_defaults(func=_dataset)
     tr = sub.add_parser("train", help="train a model on a dataset: bc, gail or airl")
     models = tr.add_subparsers(dest="model", required=True, metavar="{bc,gail,airl}")
     tb = models.add_parser("bc", help="behavioural cloning of the LSTM policy")
     _train_common(tb)
-    tb.add_argument("--steps", type=int, help="optimizer steps (default 3000)")
-    tb.add_argument("--batch", type=int, help="windows per step (default 32)")
-    tb.add_argument("--window", type=int, help="steps per window (default 256)")
-    tb.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    tb.add_argument("--hidden", type=int, help="LSTM width (default 256)")
-    tb.add_argument("--layers", type=int, help="LSTM layers (default 2)")
+    tb.add_argument("--steps", type=_positive_int, help="optimizer steps (default 3000)")
+    tb.add_argument("--batch", type=_positive_int, help="windows per step (default 32)")
+    tb.add_argument("--window", type=_positive_int, help="steps per window (default 256)")
+    tb.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3)")
+    tb.add_argument("--hidden", type=_positive_int, help="LSTM width (default 256)")
+    tb.add_argument("--layers", type=_positive_int, help="LSTM layers (default 2)")
     tb.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                     help="flip map and cursor top-bottom half of the time, as HR does (default off: it cost 4 points on held-out maps)")
-    tb.add_argument("--cursor-noise-px", type=float, help="shift the previous cursor by N(0, this) px (default 12)")
-    tb.add_argument("--spinner-share", type=float, help="share of windows placed over spinners (default 0.5)")
+    tb.add_argument("--cursor-noise-px", type=_non_negative_float, help="shift the previous cursor by N(0, this) px (default 12)")
+    tb.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.5)")
     tb.add_argument("--spinner-rotate", action=argparse.BooleanOptionalAction, default=None,
                     help="turn windows with a spinner under way by a random angle about its centre (default on)")
     tb.add_argument("--spin-one-way", action=argparse.BooleanOptionalAction, default=None,
                     help="mirror spinner windows spun the less common way, so every spin in training turns alike (default off)")
-    tb.add_argument("--release-keys", type=float,
+    tb.add_argument("--release-keys", type=_share,
                     help="share of windows whose previous keys read 'up' over a random span, so the policy learns to press again (default 0)")
     tb.add_argument("--init", help="start from this checkpoint's weights (fine-tune), with a fresh optimizer")
-    tb.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 200)")
-    tb.add_argument("--val-every", type=int, help="steps between validation losses (default 200)")
+    tb.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 200)")
+    tb.add_argument("--val-every", type=_positive_int, help="steps between validation losses (default 200)")
     tb.set_defaults(func=_train_bc)
     for algo, what in (("gail", "GAIL"), ("airl", "AIRL")):
         ta = models.add_parser(algo, help=f"{what} with imitation and PPO in the env, warm-started by BC")
         _train_common(ta)
-        ta.add_argument("--timesteps", type=int, help="env steps of adversarial training (default 1,000,000)")
-        ta.add_argument("--envs", type=int, help="plays stepped together (default 16)")
-        ta.add_argument("--n-steps", type=int, help="steps per play per PPO rollout (default 256)")
-        ta.add_argument("--n-stack", type=int, help="observations stacked as history (default 8)")
-        ta.add_argument("--judgement-weight", "-w", type=float,
+        ta.add_argument("--timesteps", type=_positive_int, help="env steps of adversarial training (default 1,000,000)")
+        ta.add_argument("--envs", type=_positive_int, help="plays stepped together (default 16)")
+        ta.add_argument("--n-steps", type=_positive_int, help="steps per play per PPO rollout (default 256)")
+        ta.add_argument("--n-stack", type=_positive_int, help="observations stacked as history (default 8)")
+        ta.add_argument("--judgement-weight", "-w", type=_non_negative_float,
                         help="reward = discriminator + W x the env's judgement reward (default 0: pure imitation)")
-        ta.add_argument("--lr", type=float, help="PPO learning rate (default 1e-4)")
-        ta.add_argument("--disc-lr", type=float, help="discriminator learning rate (default 2e-4)")
-        ta.add_argument("--disc-updates", type=int, help="discriminator updates per round (default 2)")
-        ta.add_argument("--bc-batches", type=int, help="BC warm-start batches of 256 before adversarial training (default 3000; 0: none)")
-        ta.add_argument("--checkpoint-every", type=int, help="rounds between checkpoints (default 10)")
+        ta.add_argument("--lr", type=_positive_float, help="PPO learning rate (default 1e-4)")
+        ta.add_argument("--disc-lr", type=_positive_float, help="discriminator learning rate (default 2e-4)")
+        ta.add_argument("--disc-updates", type=_positive_int, help="discriminator updates per round (default 2)")
+        ta.add_argument("--bc-batches", type=_non_negative_int, help="BC warm-start batches of 256 before adversarial training (default 3000; 0: none)")
+        ta.add_argument("--checkpoint-every", type=_positive_int, help="rounds between checkpoints (default 10)")
+        ta.add_argument("--init", help="start the policy from this gail/airl checkpoint's weights instead of BC")
         ta.set_defaults(func=_train_adversarial, algo=algo)
     ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
@@ -344,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bc_args(ev)
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
     ev.add_argument("--mods", default="NM", help="mods as acronyms")
+    ev.add_argument("--limit", type=_positive_int, help="play only the first N maps (sorted by path, after --held-out)")
     ev.add_argument("--seed", type=int, default=0, help="seed")
     ev.add_argument("--json", type=Path, help="also write the scores as JSON here")
     ev.set_defaults(func=_evaluate)
@@ -363,10 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bc_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=float, default=0.3, help="bc/gail/airl cursor sampling temperature (0: most likely)")
+    p.add_argument("--temperature", type=_non_negative_float, default=0.3, help="bc/gail/airl cursor sampling temperature (0: most likely)")
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
-                   help="bc keys: sample each step, or switch at the median of the predicted switch time")
-    p.add_argument("--key-temperature", type=float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
+                   help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
+    p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
 
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
@@ -375,7 +473,7 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
     if name == "bc":
         return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
     if name in ("gail", "airl"):
-        return {"temperature": args.temperature}
+        return {"temperature": args.temperature, "key_decoding": args.key_decoding}
     return {}
 
 
@@ -388,13 +486,35 @@ def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autopla
     _bc_args(p)
 
 
+def _check_device(name: str | None) -> None:
+    """A --device the machine has, or one line saying why not (before any work starts)."""
+    if name is None:
+        return
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise OsuInputError(f"--device {name!r}: not a device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OsuInputError(f"--device {name}: this torch build or machine has no CUDA (torch {torch.__version__}); use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise OsuInputError(f"--device {name}: only cpu and cuda are supported")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_device(getattr(args, "device", None))
         return args.func(args)
     except OsuInputError as e:
         print(f"osu-imitation {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`... --json | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        print(f"osu-imitation {args.command}: error: the output was closed before everything was written",
+              file=sys.stderr)
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ from osu_env.beatmap import PLAYFIELD_HEIGHT, Beatmap, load_beatmap
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, step_times
 from osu_env.errors import OsuInputError
 from osu_env.features import DEFAULT_K, GLOBAL_FEATURES, ObjectTable, obs_size, observe
-from osu_env.library import Pair, Skipped, pair_replays
+from osu_env import rules
+from osu_env.library import Pair, Skipped, category, pair_replays
 from osu_env.replay import Replay
 from osu_env.rules import M1, M2, Mods
 
@@ -239,11 +240,35 @@ def build_dataset(pairs: list[Pair], out: str | Path, *, step_ms: float = DEFAUL
     return meta, skipped
 
 
+def human_pairs(pairs: list[Pair], replays: str | Path) -> tuple[list[Pair], list[Skipped]]:
+    """The pairs a human played, by the benchmark's own rules: replays in folders named
+    for a non-human category (:func:`osu_env.library.category`: auto, autopilot, relax,
+    stolen, timewarp) are left out, and so is any replay whose recording clock runs fast
+    (a timewarp, :func:`agents.metrics.recording_clock_ms`), wherever it lies."""
+    from .metrics import TIMEWARP_CLOCK_MS, recording_clock_ms
+
+    kept, skipped = [], []
+    for p in pairs:
+        cat = category(p.replay_path, Path(replays), p.replay.mods)
+        clock = recording_clock_ms(p.replay.t_ms, rules.clock_rate(p.replay.mods))
+        if cat != "human":
+            skipped.append(Skipped(p.replay_path, f"filed as {cat}: not a human's play"))
+        elif clock < TIMEWARP_CLOCK_MS:
+            skipped.append(Skipped(p.replay_path, f"recorded every {clock:.2f} ms of real time, faster than osu!'s "
+                                                  f"60 Hz: a timewarped play"))
+        else:
+            kept.append(p)
+    return kept, skipped
+
+
 def build_from_folders(maps: str | Path, replays: str | Path, out: str | Path, progress: bool = True, **kwargs):
-    """Pair replays with maps and build the dataset; (meta, every skipped file with why)."""
+    """Pair replays with maps and build the dataset of human plays; (meta, every skipped
+    file with why)."""
     pairs, skipped = pair_replays(maps, replays, progress)
+    pairs, not_human = human_pairs(pairs, replays)
+    skipped += not_human
     if not pairs:
-        raise OsuInputError(f"{replays}: no replay could be paired with a map under {maps} ({len(skipped)} skipped)")
+        raise OsuInputError(f"{replays}: no human replay could be paired with a map under {maps} ({len(skipped)} skipped)")
     meta, more = build_dataset(pairs, out, progress=progress, **kwargs)
     return meta, skipped + more
 

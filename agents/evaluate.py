@@ -55,10 +55,13 @@ def evaluate(agent, beatmaps: list[Beatmap], seed: int = 0, progress: bool = Tru
 
 
 def format_table(name: str, scores: list[MapScore], summary: dict) -> str:
-    lines = [f"{'map':50s} {'300':>5s} {'100':>5s} {'50':>4s} {'miss':>5s} {'acc%':>7s} {'UR':>6s} {'spin':>6s}"]
+    """The scores as a text table, the map column as wide as the longest name (the
+    difficulty is at the end of a name, so cutting names would hide it)."""
+    w = max([len(s.map) for s in scores] + [len(name) + 8, 3])
+    lines = [f"{'map':{w}s} {'300':>5s} {'100':>5s} {'50':>4s} {'miss':>5s} {'acc%':>7s} {'UR':>6s} {'spin':>6s}"]
     for s in scores:
-        lines.append(f"{s.map[:50]:50s} {s.n300:5d} {s.n100:5d} {s.n50:4d} {s.nmiss:5d} {s.accuracy:7.2f} {s.unstable_rate:6.1f} {s.spinners_cleared:>3d}/{s.spinners:<2d}")
-    lines.append(f"{name + ' overall':50s} {summary['n300']:5d} {summary['n100']:5d} {summary['n50']:4d} {summary['nmiss']:5d} "
+        lines.append(f"{s.map:{w}s} {s.n300:5d} {s.n100:5d} {s.n50:4d} {s.nmiss:5d} {s.accuracy:7.2f} {s.unstable_rate:6.1f} {s.spinners_cleared:>3d}/{s.spinners:<2d}")
+    lines.append(f"{name + ' overall':{w}s} {summary['n300']:5d} {summary['n100']:5d} {summary['n50']:4d} {summary['nmiss']:5d} "
                  f"{summary['accuracy']:7.2f} {summary['unstable_rate']:6.1f} {100 * summary['spinners_cleared']:5.1f}%")
     return "\n".join(lines)
 

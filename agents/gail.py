@@ -40,6 +40,7 @@ its optimizer, the round) and ``meta.json`` (what a player needs to rebuild the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -171,36 +172,42 @@ def stack_frames(obs: np.ndarray, n_stack: int) -> np.ndarray:
     return np.concatenate([padded[i:i + t] for i in range(n_stack)], axis=1)
 
 
-def _track(hx: np.ndarray, hy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _track(hx: np.ndarray, hy: np.ndarray, noise_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(moves (n, 2) float32, cursor x, y after each step) of a policy that follows the
     human's cursor ``hx, hy`` from the env's start at the centre: each move goes as far
     towards the human as one action can (:data:`MOVE_UNIT_PX`), and the cursor is
     integrated with the very float operations the env uses, so stepping the env with
-    these moves puts its cursor exactly on the returned path."""
+    these moves puts its cursor exactly on the returned path.
+
+    ``noise_px`` (n, 2) is added to each executed move but not to the recorded one (DART:
+    the demonstrator is pushed off its path and the label is its way back), so a policy
+    cloned from it learns to steer back after its own errors instead of drifting off."""
     n = len(hx)
     moves = np.empty((n, 2), np.float32)
     px, py = np.empty(n), np.empty(n)
     x, y = float(ACTION_CENTRE_PX[0]), float(ACTION_CENTRE_PX[1])
+    nx, ny = (noise_px[:, 0].tolist(), noise_px[:, 1].tolist()) if noise_px is not None else ([0.0] * n, [0.0] * n)
     for i, (tx, ty) in enumerate(zip(hx.tolist(), hy.tolist())):
         mx = np.float32(min(max((tx - x) / MOVE_UNIT_PX, -1.0), 1.0))
         my = np.float32(min(max((ty - y) / MOVE_UNIT_PX, -1.0), 1.0))
         moves[i] = mx, my
-        ax = min(max((x + float(mx) * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
-        ay = min(max((y + float(my) * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
+        ax = min(max((x + float(mx) * MOVE_UNIT_PX + nx[i] - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
+        ay = min(max((y + float(my) * MOVE_UNIT_PX + ny[i] - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX, -1.0), 1.0)
         x, y = ACTION_CENTRE_PX[0] + ax * ACTION_HALF_RANGE_PX, ACTION_CENTRE_PX[1] + ay * ACTION_HALF_RANGE_PX
         px[i], py[i] = x, y
     return moves, px, py
 
 
 def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: float = DEFAULT_STEP_MS,
-                      k_objects: int = DEFAULT_K):
+                      k_objects: int = DEFAULT_K, cursor_noise_px: float = 0.0, rng: np.random.Generator | None = None):
     """A human replay as an ``imitation`` Trajectory through the env's own observations:
     the whole episode the env would play on ``bm`` (loaded with the replay's mods; HR
     plays are flipped back as the dataset flips them), with actions that follow the
     human's cursor (:func:`_track`) and hold the human's keys on each step
     (:func:`agents.dataset.keys_on_steps`).  Stepping :class:`OsuSB3VecEnv` with its
     actions reproduces its observations, and the judgement is the replay's as far as
-    60 Hz steps can carry it."""
+    60 Hz steps can carry it.  ``cursor_noise_px`` > 0 pushes the cursor off by
+    N(0, that) px each step (see :func:`_track`; for BC, not for the discriminator)."""
     from imitation.data.types import Trajectory
 
     x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
@@ -208,7 +215,8 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
         bm, y = bm.mirrored(), PLAYFIELD_HEIGHT - y
     t = step_times(bm, step_ms).astype(np.float64)
     ft = replay.t_ms.astype(np.float64)
-    moves, px, py = _track(np.interp(t, ft, x), np.interp(t, ft, y))
+    noise = (rng or np.random.default_rng(0)).normal(0.0, cursor_noise_px, (len(t), 2)) if cursor_noise_px > 0 else None
+    moves, px, py = _track(np.interp(t, ft, x), np.interp(t, ft, y), noise)
     keys = np.where(keys_on_steps(replay, t, step_ms), 1.0, -1.0).astype(np.float32)
     cx = np.concatenate([[ACTION_CENTRE_PX[0]], px])  # the cursor each observation shows
     cy = np.concatenate([[ACTION_CENTRE_PX[1]], py])
@@ -219,9 +227,11 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
                       acts=np.concatenate([moves, keys], axis=1), infos=None, terminal=True)
 
 
-def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progress: bool = True):
+def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progress: bool = True,
+                       cursor_noise_px: float = 0.0, seed: int = 0):
     """(trajectories, the maps they were played on) for the replays of ``episodes``, each
     once (a dataset built with ``--phases`` holds several copies of a replay)."""
+    rng = np.random.default_rng(seed)
     trajs, maps, seen = [], {}, set()
     for e in tqdm(episodes, desc="demonstrations", unit="replay", disable=not progress):
         if e.replay in seen:
@@ -229,8 +239,8 @@ def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progr
         seen.add(e.replay)
         if (e.map, e.mods) not in maps:
             maps[e.map, e.mods] = load_beatmap(e.map, mods=e.mods)
-        trajs.append(replay_trajectory(maps[e.map, e.mods], load_replay(e.replay), n_stack,
-                                       step_ms=ds.meta["step_ms"], k_objects=ds.k))
+        trajs.append(replay_trajectory(maps[e.map, e.mods], load_replay(e.replay), n_stack, step_ms=ds.meta["step_ms"],
+                                       k_objects=ds.k, cursor_noise_px=cursor_noise_px, rng=rng))
     return trajs, [bm.mirrored() if mods & Mods.HardRock else bm for (_, mods), bm in maps.items()]
 
 
@@ -295,6 +305,8 @@ class AdversarialArgs:
     demo_batch: int = 1024  # expert samples per discriminator batch
     disc_updates: int = 2  # discriminator updates per round
     bc_batches: int = 3000  # BC warm-start batches of 256 (0: none)
+    init: str | None = None  # start the policy from this gail/airl checkpoint's weights instead of BC
+    bc_cursor_noise_px: float = 12.0  # BC warm start: push the demonstrated cursor off by N(0, this) px per step (DART)
     ppo_epochs: int = 5
     ppo_batch: int = 512
     log_std_init: float = -1.5  # the policy's initial noise before BC (e^-1.5 = 0.22 move units)
@@ -381,9 +393,19 @@ def train_adversarial(args: AdversarialArgs) -> dict:
         start = int(state["round"])
         history = json.loads((out / "meta.json").read_text()).get("history", [])[:start]
         print(f"resuming from round {start} ({out})", flush=True)
+    elif args.init:
+        weights = torch.load(Path(args.init) / "policy.pt", map_location=device, weights_only=True)["policy"]
+        try:
+            ppo.policy.load_state_dict(weights)
+        except RuntimeError as e:
+            raise OsuInputError(f"{args.init}: its policy does not match --hidden/--n-stack ({str(e).splitlines()[0]})") from None
     elif args.bc_batches > 0:
+        noisy = transitions
+        if args.bc_cursor_noise_px > 0:
+            noisy = rollout.flatten_trajectories(human_trajectories(ds, train_eps, args.n_stack, args.progress,
+                                                                    args.bc_cursor_noise_px, args.seed)[0])
         bc = imitation_bc.BC(observation_space=venv.observation_space, action_space=venv.action_space, rng=rng,
-                             policy=ppo.policy, demonstrations=transitions, batch_size=256, device=device,
+                             policy=ppo.policy, demonstrations=noisy, batch_size=256, device=device,
                              custom_logger=logger)
         bc.train(n_batches=args.bc_batches, progress_bar=args.progress, log_interval=500)
 
@@ -443,11 +465,21 @@ def load_adversarial_policy(checkpoint: str | Path, device: str = "cpu"):
 class AdversarialAgent:
     """A GAIL/AIRL policy as a closed-loop player.  It keeps the stack of its last
     observations as ``VecFrameStack`` did in training.  ``temperature`` scales the
-    policy's Gaussian noise: 1 plays the policy as trained, 0 its mean."""
+    policy's Gaussian noise on the cursor: 1 plays the policy as trained, 0 its mean.
+
+    Keys: ``key_decoding="sample"`` draws them as trained (at ``temperature``).  A press
+    is a short event to which the policy gives a moderate chance on each of a few steps,
+    so its mean alone rarely crosses 0 (a held-out map of 607 objects got 46 presses).
+    ``"median"`` (the default) treats P(key value > 0) as a hazard and switches the key
+    once the switch has become more likely than not, as :class:`agents.lstm.BCAgent` does."""
 
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, temperature: float = 1.0, device: str = "cpu"):
+    def __init__(self, checkpoint: str | Path, temperature: float = 1.0, device: str = "cpu",
+                 key_decoding: str = "median"):
+        if key_decoding not in ("sample", "median"):
+            raise ValueError(f"key_decoding must be 'sample' or 'median', not {key_decoding!r}")
+        self.key_decoding = key_decoding
         self.policy, self.meta = load_adversarial_policy(checkpoint, device)
         self.name = self.meta["algo"]
         self.n_stack = int(self.meta["n_stack"])
@@ -458,6 +490,7 @@ class AdversarialAgent:
     def reset(self, beatmap, seed: int | None = None):
         self.stack = np.zeros((self.n_stack, int(self.meta["obs_size"]) + 2), np.float32)
         self.keys = np.full(2, -1.0, np.float32)
+        self.survival = [1.0, 1.0]
         self.gen = torch.Generator(device="cpu").manual_seed(seed or 0)
         return None  # the env's own step grid
 
@@ -467,12 +500,19 @@ class AdversarialAgent:
         self.stack[-1] = with_keys(obs[None], self.keys[None])[0]
         o = torch.as_tensor(self.stack.reshape(1, -1), device=self.device)
         dist = self.policy.get_distribution(o).distribution
-        a = dist.mean[0].cpu()
-        if self.temperature > 0:
-            a = a + self.temperature * dist.stddev[0].cpu() * torch.randn(4, generator=self.gen)
+        mean, std = dist.mean[0].cpu(), dist.stddev[0].cpu()
+        a = mean + self.temperature * std * torch.randn(4, generator=self.gen) if self.temperature > 0 else mean.clone()
         a = a.clamp(-1, 1).numpy().astype(np.float64)
+        if self.key_decoding == "median":
+            p_down = (0.5 * (1 + torch.erf(mean[2:] / (std[2:] * math.sqrt(2))))).tolist()
+            for j, p in enumerate(p_down):
+                down = self.keys[j] > 0
+                self.survival[j] *= p if down else 1.0 - p
+                if self.survival[j] < 0.5:
+                    self.keys[j], self.survival[j] = (-1.0 if down else 1.0), 1.0
+        else:
+            self.keys = np.where(a[2:] > 0, 1.0, -1.0).astype(np.float32)
         target = np.empty(4)
         target[:2] = (obs[:2] * OBS_CURSOR_PX + a[:2] * self.move_unit) / ACTION_HALF_RANGE_PX
-        self.keys = np.where(a[2:] > 0, 1.0, -1.0).astype(np.float32)
         target[2:] = self.keys
         return np.clip(target, -1.0, 1.0)

@@ -75,7 +75,8 @@ def load_policy(checkpoint: str | Path, device: str = "cpu") -> LSTMPolicy:
     except FileNotFoundError:
         raise AgentError(f"{path}: no such checkpoint") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, KeyError... on a bad file
-        raise AgentError(f"{path}: not a bc checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise AgentError(f"{path}: not a bc checkpoint ({type(e).__name__}: {first})") from None
     return model.to(device).eval()
 
 

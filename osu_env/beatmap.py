@@ -385,7 +385,8 @@ def _parse(path: Path, raw: bytes) -> slider.Beatmap:
         raise BeatmapError(f"{path}: not an .osu file (missing 'osu file format' header)")
     problem = check_bounds(text)
     if problem:
-        raise BeatmapError(f"{path}: refused: {problem}")
+        kind = "malformed beatmap" if "is not a number" in problem else "refused"
+        raise BeatmapError(f"{path}: {kind}: {problem}")
     try:
         with np.errstate(all="ignore"):  # slider's own numpy warnings: errors are raised, not printed
             return slider.Beatmap.parse(text)
@@ -393,14 +394,16 @@ def _parse(path: Path, raw: bytes) -> slider.Beatmap:
         raise BeatmapError(f"{path}: malformed beatmap ({e})") from None
 
 
-def _number(field: str, limit: float) -> float | None:
-    """``field`` as osu!'s Parsing.ParseDouble reads it, or None if it is not a finite
-    number within +-``limit``."""
+def _bad_number(field: str, limit: float) -> str | None:
+    """Why ``field`` is not a number osu!'s Parsing.ParseDouble accepts within
+    +-``limit`` (None: it is one)."""
     try:
         v = float(field)
     except ValueError:
-        return None
-    return v if math.isfinite(v) and abs(v) <= limit else None
+        return "is not a number"
+    if not math.isfinite(v):
+        return "is not a finite number"
+    return None if abs(v) <= limit else f"is beyond +-{limit:,}"
 
 
 def check_bounds(text: str) -> str | None:
@@ -420,17 +423,19 @@ def check_bounds(text: str) -> str | None:
             continue
         if section == "Difficulty" and ":" in line:
             key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("HPDrainRate", "CircleSize", "OverallDifficulty", "ApproachRate"):
-                v = _number(value, rules.MAX_PARSE_VALUE)
-                if v is None or not lo <= v <= hi:
-                    return f"{key} {value.strip()!r} is not a number in {lo:g}..{hi:g}"
-            elif key in ("SliderMultiplier", "SliderTickRate") and _number(value, rules.MAX_PARSE_VALUE) is None:
-                return f"{key} {value.strip()!r} is not a finite number"
+            key, value = key.strip(), value.strip()
+            if key in ("HPDrainRate", "CircleSize", "OverallDifficulty", "ApproachRate", "SliderMultiplier", "SliderTickRate"):
+                bad = _bad_number(value, rules.MAX_PARSE_VALUE)
+                if bad:
+                    return f"{key} {value!r} {bad}"
+                if key not in ("SliderMultiplier", "SliderTickRate") and not lo <= float(value) <= hi:
+                    return f"{key} {value!r} is outside osu!'s {lo:g}..{hi:g}"
         elif section == "TimingPoints":
             fields = line.split(",")
-            if len(fields) >= 2 and any(_number(f, rules.MAX_PARSE_VALUE) is None for f in fields[:2]):
-                return f"timing point {line[:60]!r}: its time or beat length is not a finite number"
+            for name, field in zip(("time", "beat length"), fields[:2] if len(fields) >= 2 else []):
+                bad = _bad_number(field, rules.MAX_PARSE_VALUE)
+                if bad:
+                    return f"timing point {line[:60]!r}: its {name} {bad}"
         elif section == "HitObjects":
             n_objects += 1
             if n_objects > rules.MAX_HIT_OBJECTS:
@@ -446,8 +451,9 @@ def _check_hit_object(f: list[str]) -> str | None:
         return None  # slider reports the malformed line itself
     for name, field, limit in (("x", f[0], rules.MAX_COORDINATE_VALUE), ("y", f[1], rules.MAX_COORDINATE_VALUE),
                                ("time", f[2], rules.MAX_PARSE_VALUE), ("type", f[3], rules.MAX_PARSE_VALUE)):
-        if _number(field, limit) is None:
-            return f"{name} {field!r} is not a finite number within +-{limit:,}"
+        bad = _bad_number(field, limit)
+        if bad:
+            return f"{name} {field!r} {bad}"
     kind = int(float(f[3]))
     if kind & 2 and len(f) >= 8:  # slider: x,y,time,type,sound,curve,slides,length
         points = f[5].split("|")[1:]
@@ -455,16 +461,22 @@ def _check_hit_object(f: list[str]) -> str | None:
             return f"{len(points):,} control points, more than {rules.MAX_SLIDER_POINTS:,}"
         for p in points:
             xy = p.split(":")
-            if len(xy) == 2 and any(_number(c, rules.MAX_COORDINATE_VALUE) is None for c in xy):
-                return f"control point {p!r} is not within +-{rules.MAX_COORDINATE_VALUE:,}"
-        slides = _number(f[6], rules.MAX_PARSE_VALUE)
-        if slides is None or slides != int(slides) or not 1 <= slides <= rules.MAX_SLIDER_REPEATS:
+            bad = next((b for b in (_bad_number(c, rules.MAX_COORDINATE_VALUE) for c in xy) if b), None) if len(xy) == 2 else None
+            if bad:
+                return f"control point {p!r} {bad}"
+        bad = _bad_number(f[6], rules.MAX_PARSE_VALUE)
+        if bad:
+            return f"slides {f[6]!r} {bad}"
+        slides = float(f[6])
+        if slides != int(slides) or not 1 <= slides <= rules.MAX_SLIDER_REPEATS:
             return f"slides {f[6]!r}: a slider runs 1 to {rules.MAX_SLIDER_REPEATS:,} times"
-        length = _number(f[7], rules.MAX_COORDINATE_VALUE)
-        if length is None or length < 0:
-            return f"length {f[7]!r} is not a number in 0..{rules.MAX_COORDINATE_VALUE:,}"
-    elif kind & 8 and len(f) >= 6 and _number(f[5], rules.MAX_PARSE_VALUE) is None:
-        return f"spinner end time {f[5]!r} is not a finite number"
+        bad = _bad_number(f[7], rules.MAX_COORDINATE_VALUE)
+        if bad or float(f[7]) < 0:
+            return f"length {f[7]!r} {bad or 'is negative'}"
+    elif kind & 8 and len(f) >= 6:
+        bad = _bad_number(f[5], rules.MAX_PARSE_VALUE)
+        if bad:
+            return f"spinner end time {f[5]!r} {bad}"
     return None
 
 

@@ -705,6 +705,9 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
     ``every_frame=True`` steps every frame (the reference); the default skips frames
     where nothing can be judged (see :func:`frames_that_matter`).
     """
+    if replay.mods & Mods.Relax:
+        raise ReplayError(f"{replay.path}: a Relax play is not judged: osu! clicks for the player there, "
+                          "so the counts say nothing about them")
     if check_md5 and replay.beatmap_md5 and replay.beatmap_md5 != beatmap.md5:
         raise WrongBeatmapError(
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"

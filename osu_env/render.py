@@ -313,8 +313,28 @@ def replay_frames(beatmap: Beatmap, replay: Replay, *, fps: float = 60.0, size=(
         yield renderer.to_array()
 
 
+GIF_MIN_DELAY_CS = 2  # browsers play a delay under 2 cs as 10 cs; GIF delays are whole cs
+
+
+def gif_fps(fps: float) -> float:
+    """The frame rate nearest ``fps`` that a GIF can hold: its delays are whole
+    centiseconds, at least :data:`GIF_MIN_DELAY_CS` (so 60 fps becomes 50)."""
+    return 100.0 / max(GIF_MIN_DELAY_CS, round(100.0 / fps))
+
+
+def play_frame_count(beatmap: Beatmap, replay: Replay, fps: float, start_ms: float | None = None,
+                     duration_ms: float | None = None) -> int:
+    """How many frames :func:`replay_frames` yields for the same arguments (progress bars)."""
+    t0 = float(replay.t_ms[0]) if start_ms is None else float(start_ms)
+    t1 = float(replay.t_ms[-1]) if duration_ms is None else min(float(replay.t_ms[-1]), t0 + float(duration_ms))
+    dt = 1000.0 / fps * beatmap.clock_rate
+    return max(0, len(np.arange(t0, t1 + dt / 2, dt)))
+
+
 def write_video(frames, out: str | Path, fps: float = 60.0) -> int:
-    """Write frames to ``.mp4`` (ffmpeg via imageio) or ``.gif``; returns the frame count."""
+    """Write frames to ``.mp4`` (ffmpeg via imageio) or ``.gif``; returns the frame count.
+    A GIF is written with a delay of ``100 / fps`` whole centiseconds: pass a rate from
+    :func:`gif_fps`, or the clip plays at another speed than asked."""
     import imageio.v2 as imageio
 
     out = Path(out)
@@ -324,7 +344,8 @@ def write_video(frames, out: str | Path, fps: float = 60.0) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     if suffix == ".gif":
-        with imageio.get_writer(out, mode="I", duration=1000.0 / fps, loop=0) as w:
+        delay_cs = max(GIF_MIN_DELAY_CS, round(100.0 / fps))
+        with imageio.get_writer(out, mode="I", duration=10.0 * delay_cs, loop=0) as w:
             for frame in frames:
                 w.append_data(frame)
                 n += 1

@@ -98,7 +98,7 @@ def inflate_frames(data: bytes) -> str:
     if len(out) > rules.MAX_FRAME_TEXT_BYTES:
         raise FrameStreamTooLarge(f"its frame stream inflates past {rules.MAX_FRAME_TEXT_BYTES // 2**20} MiB "
                                   f"(a decompression bomb, or not a replay)")
-    if not d.eof and not out:
+    if not d.eof:
         raise EOFError("the frame stream ends early")
     return out.decode("ascii")
 

@@ -197,6 +197,11 @@ MOD_ACRONYMS = {
 }
 
 
+# Pairs osu! refuses to select together (osu! wiki, Game modifier: each mod's
+# "incompatible with"; lazer's OsuMod*.IncompatibleMods).
+INCOMPATIBLE_MODS = (("EZ", "HR"), ("DT", "HT"), ("NF", "SD"), ("RX", "AP"), ("SO", "AP"))
+
+
 def parse_mods(text: str | int | None) -> int:
     """Mods from osu!'s acronyms ("HDHR", "hd,dt", "NM") or a bit field; ValueError names a bad one."""
     if text is None:
@@ -216,6 +221,9 @@ def parse_mods(text: str | int | None) -> int:
         if acronym not in MOD_ACRONYMS:
             raise ValueError(f"mods {text!r}: unknown mod {acronym!r} (known: {' '.join(MOD_ACRONYMS)})")
         mods |= MOD_ACRONYMS[acronym]
+    for a, b in INCOMPATIBLE_MODS:
+        if mods & MOD_ACRONYMS[a] and mods & MOD_ACRONYMS[b]:
+            raise ValueError(f"mods {text!r}: osu! does not allow {a} with {b}")
     return int(mods)
 
 

@@ -40,7 +40,7 @@ def library(tmp_path_factory):
     shutil.copy(DEMO_MAP, songs / "tour.osu")
     second = songs.parent / "second" / "second.osu"
     second.parent.mkdir()
-    text = DEMO_MAP.read_text().replace("Version:", "Version:Second ").replace("OverallDifficulty:", "OverallDifficulty:1")
+    text = DEMO_MAP.read_text().replace("Version:", "Version:Second ").replace("OverallDifficulty:6", "OverallDifficulty:1")
     second.write_text(text)
     for path in (songs / "tour.osu", second):
         bm = load_beatmap(path)

@@ -97,11 +97,11 @@ def test_the_bomb_is_refused_at_once(shared_data, tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda t: _map_with_slider(t, 65536, 1e9), "slides '65536': a slider runs 1 to 9,000 times"),
     (lambda t: _map_with_slider(t, 0, 100), "slides '0'"),
-    (lambda t: _map_with_slider(t, 2, float("nan")), "length 'nan'"),
+    (lambda t: _map_with_slider(t, 2, float("nan")), "length 'nan' is not a finite number"),
     (lambda t: t.replace("CircleSize:", "CircleSize:1000", 1).replace("CircleSize:1000", "CircleSize:1000\r\n//", 1),
-     "CircleSize '1000"),
-    (lambda t: t.replace("[HitObjects]\r\n", "[HitObjects]\r\n" + "9" * 40 + ",1,1000,1,0\r\n", 1), "x '9999"),
-    (lambda t: t.replace("[HitObjects]\r\n", "[HitObjects]\r\n256,192,1e400,1,0\r\n", 1), "time '1e400'"),
+     "CircleSize '1000.*' is outside osu!'s 0..10"),
+    (lambda t: t.replace("[HitObjects]\r\n", "[HitObjects]\r\n" + "9" * 40 + ",1,1000,1,0\r\n", 1), "x '9999.*beyond"),
+    (lambda t: t.replace("[HitObjects]\r\n", "[HitObjects]\r\n256,192,1e400,1,0\r\n", 1), "time '1e400' is not a finite"),
 ])
 def test_out_of_range_maps_are_refused_with_the_reason(tmp_path, edit, message):
     from osu_env import DEMO_MAP
@@ -109,7 +109,7 @@ def test_out_of_range_maps_are_refused_with_the_reason(tmp_path, edit, message):
     text = DEMO_MAP.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\n", "\r\n")
     path = tmp_path / "bad.osu"
     path.write_text(edit(text), newline="")
-    with pytest.raises(BeatmapError, match="bad.osu: refused: .*" + message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(BeatmapError, match="bad.osu: refused: .*" + message):
         load_beatmap(path)
 
 
