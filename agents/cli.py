@@ -92,8 +92,10 @@ def _map_and_mods(args):
 
 def _play_threads() -> None:
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(PLAY_THREADS)
+    threadpool_limits(PLAY_THREADS)  # numpy's BLAS and any OpenMP pool too, for the rest of the command
 
 
 def _agent_play(args, beatmap):

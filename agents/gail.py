@@ -39,6 +39,7 @@ its optimizer, the round) and ``meta.json`` (what a player needs to rebuild the 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -61,7 +62,7 @@ from osu_env.features import DEFAULT_K, OBS_LIMIT, ObjectTable, obs_size, observ
 from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
 
-from .dataset import Dataset, Episode, keys_on_steps
+from .dataset import Dataset, Episode, keys_on_steps, spinning
 from .train import pick_device, save_checkpoint
 
 MOVE_UNIT_PX = 128.0  # a move action of 1 is 128 osu!px in one step; humans move further in 0.03% of steps
@@ -307,6 +308,7 @@ class AdversarialArgs:
     bc_batches: int = 3000  # BC warm-start batches of 256 (0: none)
     init: str | None = None  # start the policy from this gail/airl checkpoint's weights instead of BC
     bc_cursor_noise_px: float = 12.0  # BC warm start: push the demonstrated cursor off by N(0, this) px per step (DART)
+    bc_spinner_repeat: int = 10  # BC warm start: each step over a spinner counts this many times
     ppo_epochs: int = 5
     ppo_batch: int = 512
     log_std_init: float = -1.5  # the policy's initial noise before BC (e^-1.5 = 0.22 move units)
@@ -404,6 +406,12 @@ def train_adversarial(args: AdversarialArgs) -> dict:
         if args.bc_cursor_noise_px > 0:
             noisy = rollout.flatten_trajectories(human_trajectories(ds, train_eps, args.n_stack, args.progress,
                                                                     args.bc_cursor_noise_px, args.seed)[0])
+        # Spinners are ~2% of play but need a motion of the policy's own: repeat their
+        # steps, as BC's --spinner-share oversamples their windows.
+        on_spinner = np.flatnonzero(spinning(noisy.obs[:, -(obs_size(ds.k) + 2):]))
+        if args.bc_spinner_repeat > 1 and on_spinner.size:
+            rows = np.concatenate([np.arange(len(noisy)), np.repeat(on_spinner, args.bc_spinner_repeat - 1)])
+            noisy = dataclasses.replace(noisy, **{f.name: getattr(noisy, f.name)[rows] for f in dataclasses.fields(noisy)})
         bc = imitation_bc.BC(observation_space=venv.observation_space, action_space=venv.action_space, rng=rng,
                              policy=ppo.policy, demonstrations=noisy, batch_size=256, device=device,
                              custom_logger=logger)
