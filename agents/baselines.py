@@ -58,7 +58,7 @@ class ScriptedAgent:
         """The plan as an (unjudged) :class:`Replay`."""
         t, x, y, keys = self.plan(bm, np.random.default_rng(seed))
         return Replay(path="", player=f"osu-imitation {self.name}", beatmap_md5=bm.md5, mods=bm.mods,
-                      game_version=GAME_VERSION, t_ms=t, x=x, y=y, keys=keys)
+                      game_version=GAME_VERSION, t_ms=bm.file_times(t), x=x, y=y, keys=keys)
 
 
 # ---------------------------------------------------------------------------- skeleton
@@ -331,4 +331,5 @@ def autoplay_frames(bm: Beatmap) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 def autoplay_replay(bm: Beatmap, player: str = "osu-imitation autoplay") -> Replay:
     """A :class:`Replay` of ``autoplay_frames`` on ``bm`` (counts left for the judge)."""
     t, x, y, keys = autoplay_frames(bm)
-    return Replay(path="", player=player, beatmap_md5=bm.md5, mods=bm.mods, game_version=GAME_VERSION, t_ms=t, x=x, y=y, keys=keys)
+    return Replay(path="", player=player, beatmap_md5=bm.md5, mods=bm.mods, game_version=GAME_VERSION, t_ms=bm.file_times(t),
+                  x=x, y=y, keys=keys)

@@ -130,7 +130,7 @@ def recorded(maps: Path, replays: Path, seed: int, load: _Maps, progress: bool =
             continue
         rng = np.random.default_rng([seed, i])
         by_cat.setdefault(cat, []).append(
-            measure(cat, group, str(pair.replay_path), bm, rp.t_ms, rp.x, rp.y, result, rng, rp))
+            measure(cat, group, str(pair.replay_path), bm, bm.map_times(rp), rp.x, rp.y, result, rng, rp))
         if cat == "human":
             refs.append(Ref(pair.map_path, rp.mods, group))
     return by_cat, refs, skipped

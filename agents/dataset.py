@@ -137,7 +137,7 @@ def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_M
     if replay.mods & Mods.HardRock:
         bm = bm.mirrored()
         y = PLAYFIELD_HEIGHT - y
-    ft = replay.t_ms.astype(np.float64)
+    ft = bm.map_times(replay).astype(np.float64)
     t = step_times(bm, step_ms, phase_ms).astype(np.float64)
     t = t[(t >= ft[0]) & (t <= ft[-1])]
     if t.size < 2:
@@ -150,15 +150,14 @@ def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_M
     act = np.empty((t.size, 4), np.float32)
     act[:, 0] = (cx - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
     act[:, 1] = (cy - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
-    act[:, 2:] = keys_on_steps(replay, t, step_ms)
+    act[:, 2:] = keys_on_steps(replay, ft, t, step_ms)
     return obs, act
 
 
-def keys_on_steps(replay: Replay, t: np.ndarray, step_ms: float) -> np.ndarray:
+def keys_on_steps(replay: Replay, ft: np.ndarray, t: np.ndarray, step_ms: float) -> np.ndarray:
     """(n, 2) bool: each key down at any moment of the step centred on ``t_i``, so a
     press lands on the nearest step (timing error within +-step/2, unbiased) and a tap
-    shorter than a step is kept."""
-    ft = replay.t_ms.astype(np.float64)
+    shorter than a step is kept.  ``ft``: the replay's frame times on the map's clock."""
     hi = np.searchsorted(ft, t + step_ms / 2, side="right")
     lo = np.searchsorted(ft, t - step_ms / 2, side="right")
     out = np.empty((len(t), 2), bool)

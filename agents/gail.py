@@ -215,10 +215,10 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
     if replay.mods & Mods.HardRock:
         bm, y = bm.mirrored(), PLAYFIELD_HEIGHT - y
     t = step_times(bm, step_ms).astype(np.float64)
-    ft = replay.t_ms.astype(np.float64)
+    ft = bm.map_times(replay).astype(np.float64)
     noise = (rng or np.random.default_rng(0)).normal(0.0, cursor_noise_px, (len(t), 2)) if cursor_noise_px > 0 else None
     moves, px, py = _track(np.interp(t, ft, x), np.interp(t, ft, y), noise)
-    keys = np.where(keys_on_steps(replay, t, step_ms), 1.0, -1.0).astype(np.float32)
+    keys = np.where(keys_on_steps(replay, ft, t, step_ms), 1.0, -1.0).astype(np.float32)
     cx = np.concatenate([[ACTION_CENTRE_PX[0]], px])  # the cursor each observation shows
     cy = np.concatenate([[ACTION_CENTRE_PX[1]], py])
     obs_t = np.concatenate([t, t[-1:]])  # the final observation is taken at the last frame's time
@@ -305,10 +305,10 @@ class AdversarialArgs:
     disc_lr: float = 2e-4  # discriminator learning rate
     demo_batch: int = 1024  # expert samples per discriminator batch
     disc_updates: int = 2  # discriminator updates per round
-    bc_batches: int = 3000  # BC warm-start batches of 256 (0: none)
+    bc_batches: int = 10000  # BC warm-start batches of 256 (0: none); 30,000 measured no better (README)
     init: str | None = None  # start the policy from this gail/airl checkpoint's weights instead of BC
     bc_cursor_noise_px: float = 12.0  # BC warm start: push the demonstrated cursor off by N(0, this) px per step (DART)
-    bc_spinner_repeat: int = 10  # BC warm start: each step over a spinner counts this many times
+    bc_spinner_repeat: int = 1  # BC warm start: each step over a spinner counts this many times (10 measured no better)
     ppo_epochs: int = 5
     ppo_batch: int = 512
     log_std_init: float = -1.5  # the policy's initial noise before BC (e^-1.5 = 0.22 move units)

@@ -339,6 +339,24 @@ class Beatmap:
         return self.hit_window_300, self.hit_window_100, self.hit_window_50
 
     @property
+    def frame_offset_ms(self) -> int:
+        """What to add to a replay's frame times to put them on this map's clock.  Maps
+        before format v5 are played 24 ms later than their file says
+        (:data:`EARLY_VERSION_TIMING_OFFSET_MS`), and osu! moves a replay's frames with
+        them: lazer's LegacyScoreDecoder starts the frame clock at ``beatmapOffset`` ("as
+        this is baked into hitobject timing we also need to apply this to replay frame
+        timing"), and LegacyScoreEncoder takes it off again when writing an .osr."""
+        return EARLY_VERSION_TIMING_OFFSET_MS if self.format_version < 5 else 0
+
+    def map_times(self, replay) -> np.ndarray:
+        """``replay``'s frame times (as its .osr stores them) on this map's clock, int64."""
+        return np.asarray(replay.t_ms, np.int64) + self.frame_offset_ms
+
+    def file_times(self, t_ms) -> np.ndarray:
+        """Frame times on this map's clock as an .osr stores them (see :attr:`frame_offset_ms`)."""
+        return np.asarray(t_ms, np.int64) - self.frame_offset_ms
+
+    @property
     def display_name(self) -> str:
         return f"{self.artist} - {self.title} [{self.version}]"
 

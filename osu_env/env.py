@@ -212,10 +212,11 @@ class Play:
         }
 
     def to_replay(self, player: str = "osu-imitation") -> Replay:
-        """The frames played so far as a :class:`Replay`, with the judge's counts once done."""
+        """The frames played so far as a :class:`Replay` (times as its .osr stores them,
+        :meth:`Beatmap.file_times`), with the judge's counts once done."""
         t, x, y, k = (np.array(c) for c in zip(*self.frames)) if self.frames else (np.zeros(0, np.int64),) * 4
         r = Replay(path="", player=player, beatmap_md5=self.bm.md5, mods=self.bm.mods, game_version=self.game_version,
-                   t_ms=t.astype(np.int64), x=x.astype(np.float64), y=y.astype(np.float64), keys=k.astype(np.int64))
+                   t_ms=self.bm.file_times(t), x=x.astype(np.float64), y=y.astype(np.float64), keys=k.astype(np.int64))
         if self.result is not None:
             r = replace(r, n300=self.result.n300, n100=self.result.n100, n50=self.result.n50, nmiss=self.result.nmiss,
                         max_combo=self.result.max_combo, score=self.score)

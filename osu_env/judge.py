@@ -713,7 +713,7 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
         )
     j = Judge.for_client(beatmap, replay.game_version)
-    t, n = replay.t_ms, replay.n_frames
+    t, n = beatmap.map_times(replay), replay.n_frames
     complete = n > 0 and int(t[-1]) >= int(beatmap.end_ms.max()) - 1
     if j.lazer and not complete:
         fail = lazer_fail_ms(t)

@@ -295,13 +295,14 @@ def replay_frames(beatmap: Beatmap, replay: Replay, *, fps: float = 60.0, size=(
 
     if replay.n_frames == 0:
         raise OsuInputError(f"{replay.path or 'replay'}: has no frames to draw")
-    play = Play(beatmap, frame_times_ms=replay.t_ms, game_version=replay.game_version or 10**8)
+    times = beatmap.map_times(replay)
+    play = Play(beatmap, frame_times_ms=times, game_version=replay.game_version or 10**8)
     renderer = renderer or Renderer(beatmap, size=size)
     xs, ys, ks = replay.x.tolist(), replay.y.tolist(), replay.keys.tolist()
-    t0 = float(replay.t_ms[0]) if start_ms is None else float(start_ms)
-    t1 = float(replay.t_ms[-1]) if duration_ms is None else min(float(replay.t_ms[-1]), t0 + float(duration_ms))
+    t0 = float(times[0]) if start_ms is None else float(start_ms)
+    t1 = float(times[-1]) if duration_ms is None else min(float(times[-1]), t0 + float(duration_ms))
     if t0 > t1:
-        raise OsuInputError(f"{replay.path or 'replay'}: the play ends at {replay.t_ms[-1] / 1000:.1f} s, before the start asked for ({t0 / 1000:.1f} s)")
+        raise OsuInputError(f"{replay.path or 'replay'}: the play ends at {times[-1] / 1000:.1f} s, before the start asked for ({t0 / 1000:.1f} s)")
     dt = 1000.0 / fps * beatmap.clock_rate
     for t in np.arange(t0, t1 + dt / 2, dt):
         while not play.done and play.t_ms <= t:
@@ -325,8 +326,9 @@ def gif_fps(fps: float) -> float:
 def play_frame_count(beatmap: Beatmap, replay: Replay, fps: float, start_ms: float | None = None,
                      duration_ms: float | None = None) -> int:
     """How many frames :func:`replay_frames` yields for the same arguments (progress bars)."""
-    t0 = float(replay.t_ms[0]) if start_ms is None else float(start_ms)
-    t1 = float(replay.t_ms[-1]) if duration_ms is None else min(float(replay.t_ms[-1]), t0 + float(duration_ms))
+    times = beatmap.map_times(replay)
+    t0 = float(times[0]) if start_ms is None else float(start_ms)
+    t1 = float(times[-1]) if duration_ms is None else min(float(times[-1]), t0 + float(duration_ms))
     dt = 1000.0 / fps * beatmap.clock_rate
     return max(0, len(np.arange(t0, t1 + dt / 2, dt)))
 

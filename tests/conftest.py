@@ -7,7 +7,7 @@ import pytest
 from osu_env.corpus import data_dir
 from osu_env.replay import Replay
 
-HEADER = """osu file format v14
+HEADER = """osu file format v{version}
 
 [General]
 AudioFilename: audio.mp3
@@ -60,8 +60,9 @@ def make_map(tmp_path):
     """Write a tiny .osu from hit-object lines; returns its path. 500 ms/beat, SV 1.4."""
     counter = iter(range(10**6))
 
-    def make(objects: list[str], cs=4, od=5, ar=9, sv=1.4, stack_leniency=0.7, mode=0):
-        text = HEADER.format(cs=cs, od=od, ar=ar, sv=sv, stack_leniency=stack_leniency, mode=mode) + "\n".join(objects) + "\n"
+    def make(objects: list[str], cs=4, od=5, ar=9, sv=1.4, stack_leniency=0.7, mode=0, version=14):
+        text = HEADER.format(cs=cs, od=od, ar=ar, sv=sv, stack_leniency=stack_leniency, mode=mode, version=version)
+        text += "\n".join(objects) + "\n"
         path = tmp_path / f"map{next(counter)}.osu"
         path.write_bytes(text.replace("\n", "\r\n").encode())
         return path
