@@ -138,7 +138,11 @@ class _OnTime(ScriptedAgent):
     def plan(self, bm, rng):
         press = bm.start_ms.round()
         release = bm.end_ms.round() + KEY_UP_DELAY_MS
-        t = _timeline(bm, np.concatenate([press, bm.end_ms.round(), release]))
+        # A frame at every slider tick, repeat and last tick too: the judge scores at most
+        # one slider part per frame, so a reverse slider whose repeats come faster than
+        # the 60 Hz grid (30 px at 8 ms a span) would lose parts.  osu!'s Auto plays at the
+        # game's update rate and never does.
+        t = _timeline(bm, np.concatenate([press, bm.end_ms.round(), release, bm.ev_time]))
         keys = _key_track(bm, t, press, release, ALTERNATE_WITHIN_MS)
         entry, exit_ = _entries(bm, lambda i: self._spin(bm, i, np.array([bm.start_ms[i], bm.end_ms[i]])))
         table = ObjectTable.build([bm])

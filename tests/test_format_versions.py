@@ -52,3 +52,42 @@ def test_the_dataset_presses_on_the_step_of_the_shifted_object(make_map):
     t = t[(t >= 0 + bm.frame_offset_ms) & (t <= 1500 + bm.frame_offset_ms)]
     first_down = t[np.flatnonzero(act[:, 2])[0]]
     assert abs(first_down - 1024) <= 1000 / 120  # the press lands on the step nearest 1024
+
+
+def test_autoplay_keeps_every_part_of_reverse_sliders_faster_than_its_frames(make_map):
+    """Reverse sliders of 8 ms a span repeat faster than the 60 Hz frame grid; the judge
+    scores one slider part per frame, so autoplay needs a frame at every part (osu!'s Auto,
+    playing at the game's update rate, never drops one)."""
+    objects = [f"{60 + 7 * i},{100 + 60 * (i % 3)},{1000 + 400 * i},2,0,L|450:300,5,30" for i in range(6)]
+    path = make_map(objects, od=8, sv=3.6)
+    text = path.read_text().replace("0,500,4,2,0,60,1,0", "0,400,4,2,0,60,1,0\r\n0,-25,4,2,0,60,0,0")
+    path.write_text(text, newline="")
+    bm = load_beatmap(path)
+    assert np.allclose((bm.end_ms - bm.start_ms) / 5, 1000 / 120, atol=0.1)  # 8.3 ms a span
+    # combo per slider: the head, 4 repeats and the last tick
+    for name in ("autoplay", "flower"):
+        r = play(make_agent(name), bm, seed=0).result
+        assert r.counts == (6, 0, 0, 0) and r.max_combo == 6 * 6, (name, r.counts, r.max_combo)
+
+
+@pytest.mark.parametrize("version, ticks", [(7, 1), (8, 0)])
+def test_before_v8_ticks_are_spaced_by_beats_whatever_the_slider_velocity(make_map, version, ticks):
+    """Under a 2x inherited point a one-beat slider has no tick from v8 on, and one mid-way
+    before (lazer's legacy TickDistanceMultiplier = 1 / velocity for beatmap version < 8)."""
+    path = make_map(["100,100,1000,2,0,L|380:100,1,280"], sv=1.4, version=version)
+    path.write_text(path.read_text().replace("0,500,4,2,0,60,1,0", "0,500,4,2,0,60,1,0\r\n0,-50,4,2,0,60,0,0"), newline="")
+    bm = load_beatmap(path)
+    assert bm.end_ms[0] - bm.start_ms[0] == pytest.approx(500, abs=1)
+    from osu_env.beatmap import EVENT_TICK
+
+    assert int((bm.ev_kind == EVENT_TICK).sum()) == ticks
+
+
+def test_a_map_without_approach_rate_takes_its_overall_difficulty(make_map):
+    """Old maps have no ApproachRate line; osu! uses the OD for it (lazer
+    LegacyBeatmapDecoder: ``if (!hasApproachRate) ApproachRate = OverallDifficulty``)."""
+    path = make_map(["100,100,1000,1,0,0:0:0:0:"], od=7, ar=9, version=4)
+    path.write_text(path.read_text().replace("ApproachRate:9\n", ""), newline="")
+    from osu_env import rules
+
+    assert load_beatmap(path).preempt_ms == rules.preempt_ms(7)
