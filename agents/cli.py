@@ -304,44 +304,24 @@ def _with_counts(replay, result):
     return replace(replay, n300=result.n300, n100=result.n100, n50=result.n50, nmiss=result.nmiss, max_combo=result.max_combo)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
-    return v
+def _number(kind: type, low: float, low_included: bool, says: str):
+    """An argparse type: a finite ``kind`` (int or float) above ``low`` (or at it)."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}") from None
+        if not (v >= low if low_included else v > low) or v == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be {says}, not {text}")
+        return v
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-    return v
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
-    return v
+_positive_int = _number(int, 0, False, "at least 1")
+_non_negative_int = _number(int, 0, True, "0 or more")
+_positive_float = _number(float, 0.0, False, "a positive number")
+_non_negative_float = _number(float, 0.0, True, "a number >= 0")
 
 
 def _share(text: str) -> float:

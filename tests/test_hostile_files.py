@@ -28,38 +28,28 @@ CASE_TIMEOUT_S = 60
 CASE_MEMORY_BYTES = 3 * 2**30
 
 
+def _skip_string(raw: bytes, off: int) -> int:
+    """The offset after an .osr string at ``off``: 0x0b, a ULEB128 length, the bytes (or 0x00)."""
+    if raw[off] != 0x0B:
+        return off + 1
+    off += 1
+    n, shift = 0, 0
+    while True:
+        b = raw[off]
+        off += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return off + n
+
+
 def _frame_stream_span(raw: bytes) -> tuple[int, int]:
     """(offset of the frame stream's length field, stream length) in an .osr."""
     off = 1 + 4
-    for _ in range(3):  # beatmap md5, player, replay md5: 0x0b, ULEB128 length, bytes
-        if raw[off] == 0x0B:
-            off += 1
-            n, shift = 0, 0
-            while True:
-                b = raw[off]
-                off += 1
-                n |= (b & 0x7F) << shift
-                shift += 7
-                if not b & 0x80:
-                    break
-            off += n
-        else:
-            off += 1
+    for _ in range(3):  # beatmap md5, player, replay md5
+        off = _skip_string(raw, off)
     off += 6 * 2 + 4 + 2 + 1 + 4  # counts, score, combo, perfect, mods
-    if raw[off] == 0x0B:  # life bar graph
-        off += 1
-        n, shift = 0, 0
-        while True:
-            b = raw[off]
-            off += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                break
-        off += n
-    else:
-        off += 1
-    off += 8  # timestamp
+    off = _skip_string(raw, off) + 8  # life bar graph, timestamp
     return off, struct.unpack("<i", raw[off:off + 4])[0]
 
 
