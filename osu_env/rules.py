@@ -64,6 +64,19 @@ NEW_SPINNER_SCORING_VERSION = 20190510  # post-2019-05-10 spinner thresholds
 # LegacyScoreEncoder.LATEST_VERSION); those plays were judged by lazer's rules.
 LAZER_FIRST_VERSION = 30000000
 
+# ---------------------------------------------------------------- rules by .osu format version
+# Nothing in ../shared/data is older than v9, so these follow the public decoders (lazer's
+# LegacyBeatmapDecoder, LegacyScoreDecoder, ConvertHitObjectParser), each with a unit test
+# on a tiny map in tests/test_format_versions.py:
+# - before v5: objects are played 24 ms later than the file says, and a replay's frames on
+#   such a map move with them (beatmap.EARLY_VERSION_TIMING_OFFSET_MS, Beatmap.frame_offset_ms);
+#   an .osr we write stores them 24 ms earlier again, as LegacyScoreEncoder does;
+# - before v6: the old stacking algorithm (beatmap._stack_heights_old);
+# - before v8: slider ticks are spaced by beats whatever the inherited slider velocity
+#   (tick distance x 1 / velocity, lazer's legacy TickDistanceMultiplier);
+# - any version: a missing ApproachRate takes the OverallDifficulty (slider does this as
+#   lazer does).
+
 # ---------------------------------------------------------------- bounds on hostile input
 # Limits on the work one file can make us do, far above any real file (the largest in
 # ../shared/data is given beside each), so a broken or hostile file costs one line, not

@@ -91,3 +91,14 @@ def test_a_map_without_approach_rate_takes_its_overall_difficulty(make_map):
     from osu_env import rules
 
     assert load_beatmap(path).preempt_ms == rules.preempt_ms(7)
+
+
+@pytest.mark.parametrize("version, stacked", [(5, True), (6, False)])
+def test_before_v6_sliders_stack_by_their_heads(make_map, version, stacked):
+    """Two sliders from one head point, the first ending elsewhere: stable's old stacking
+    (format v5 and older, lazer applyStackingOld) stacks them by their heads; from v6 a
+    slider stacks onto an earlier one only at that one's end (applyStacking)."""
+    bm = load_beatmap(make_map(["200,200,1000,2,0,L|300:200,1,100", "200,200,1400,2,0,L|200:300,1,100"], version=version))
+    moved = (bm.x[0], bm.y[0]) != (200.0, 200.0)
+    assert moved == stacked
+    assert (bm.x[1], bm.y[1]) == (200.0, 200.0)
