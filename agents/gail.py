@@ -440,8 +440,8 @@ def train_adversarial(args: AdversarialArgs) -> dict:
         metrics = {**row, "steps_per_s": (r + 1 - start) * trainer.gen_train_timesteps / (time.perf_counter() - t0)}
         if (r + 1) % args.checkpoint_every == 0 or r + 1 == rounds:
             _save(out, ppo, trainer, r + 1, {**meta, "history": history})
-    if not history or start >= rounds:
-        _save(out, ppo, trainer, max(start, rounds), {**meta, "history": history})
+    if not metrics:  # a finished run resumed: nothing left to train
+        metrics = {**(history[-1] if history else {}), "timesteps": start * trainer.gen_train_timesteps, "steps_per_s": 0.0}
     metrics["history"] = history
     return metrics
 

@@ -144,6 +144,8 @@ def test_resume_continues_and_an_existing_run_is_not_overwritten(demo_dataset, t
     m = train_adversarial(AdversarialArgs(**args, resume=True))
     assert [h["round"] for h in m["history"]] == [1, 2]
     assert json.loads((out / "meta.json").read_text())["round"] == 2
+    done = train_adversarial(AdversarialArgs(**args, resume=True))  # nothing left: says so, trains nothing
+    assert done["timesteps"] == 2 * 4 * 128 and done["steps_per_s"] == 0.0
 
 
 def test_train_gail_command_and_foreign_checkpoints(demo_dataset, tmp_path, capsys):
