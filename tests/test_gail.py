@@ -16,7 +16,7 @@ import torch
 from agents.baselines import Humanized
 from agents.cli import main
 from agents.dataset import build_from_folders
-from agents.gail import (AdversarialAgent, AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net, make_vec_env,
+from agents.gail import (AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net, make_vec_env,
                          replay_trajectory, stack_frames, train_adversarial)
 from agents.runner import make_agent, play
 from osu_env import DEMO_MAP

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from agents.dataset import build_from_folders
-from osu_env import rules
 from osu_env.beatmap import load_beatmap
 from osu_env.errors import BeatmapError, ReplayError
 from osu_env.replay import load_replay
