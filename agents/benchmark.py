@@ -65,6 +65,7 @@ class Sample:
     clock_ms: float
     frametime_ms: float
     snaps: int
+    keys: metrics.KeyStats
 
     @property
     def objects(self) -> int:
@@ -80,7 +81,7 @@ class Ref:
     group: str
 
 
-def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, result, rng: np.random.Generator,
+def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, keys, result, rng: np.random.Generator,
             game=None) -> Sample:
     """Everything the benchmark needs from one play, judged (``result``) or, where our
     judge refuses (Relax: the game pressed the keys), with the counts and combo osu!
@@ -96,7 +97,7 @@ def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, result, 
         counts, combo, ur, spinners = result.counts, result.max_combo, result.unstable_rate, result.spinners_cleared
     return Sample(player, group, source, bm.md5, counts, combo, ur, errors, spinners, windows, metrics.kinematics(pos),
                   metrics.recording_clock_ms(t, bm.clock_rate), metrics.median_frametime_ms(t, bm.clock_rate),
-                  metrics.snaps(bm, t, x, y))
+                  metrics.snaps(bm, t, x, y), metrics.key_stats(bm, t, keys))
 
 
 class _Maps:
@@ -130,7 +131,7 @@ def recorded(maps: Path, replays: Path, seed: int, load: _Maps, progress: bool =
             continue
         rng = np.random.default_rng([seed, i])
         by_cat.setdefault(cat, []).append(
-            measure(cat, group, str(pair.replay_path), bm, bm.map_times(rp), rp.x, rp.y, result, rng, rp))
+            measure(cat, group, str(pair.replay_path), bm, bm.map_times(rp), rp.x, rp.y, rp.keys, result, rng, rp))
         if cat == "human":
             refs.append(Ref(pair.map_path, rp.mods, group))
     return by_cat, refs, skipped
@@ -147,8 +148,8 @@ def agent_samples(name: str, agent, refs: list[Ref], seed: int, load: _Maps, pro
         seen.add(key)
         bm = load(ref.map_path, ref.mods)
         p = play(agent, bm, seed=seed * 100_003 + i)
-        t, x, y, _ = (np.asarray(c) for c in zip(*p.frames))
-        samples.append(measure(name, ref.group, f"{name} on {bm.display_name}", bm, t, x, y, p.result,
+        t, x, y, k = (np.asarray(c) for c in zip(*p.frames))
+        samples.append(measure(name, ref.group, f"{name} on {bm.display_name}", bm, t, x, y, k, p.result,
                                np.random.default_rng([seed, 1 + len(samples), zlib.crc32(name.encode())])))
     return samples
 
@@ -220,6 +221,24 @@ def summarize(samples: list[Sample], reference: list[Sample], auc, ci, seed: int
         "frametime_ms": _round(float(np.nanmedian(clocks))),
         "frametime_median_ms": _round(float(np.nanmedian([s.frametime_ms for s in samples]))),
         "timewarp_flagged": int((clocks < metrics.TIMEWARP_CLOCK_MS).sum()),
+        "keys": _key_summary(samples, reference),
+    }
+
+
+def _key_summary(samples: list[Sample], reference: list[Sample]) -> dict:
+    """The timing half, pooled over plays: press length (median, and its 1-D Wasserstein
+    distance to the reference's), alternation in streams, double taps per 1,000 circles,
+    and the share of slider time a key was held."""
+    k = [s.keys for s in samples]
+    press = np.concatenate([s.press_ms for s in k]) if k else np.empty(0)
+    ref_press = np.concatenate([s.keys.press_ms for s in reference]) if reference else np.empty(0)
+    pairs, circles, slider_ms = (sum(getattr(s, a) for s in k) for a in ("stream_pairs", "circles", "slider_ms"))
+    return {
+        "press_ms_median": _round(float(np.median(press)), 1) if press.size else None,
+        "w1_press_ms": _round(metrics.wasserstein(press, ref_press), 2),
+        "stream_alternation": _round(sum(s.alternations for s in k) / pairs, 3) if pairs else None,
+        "double_taps_per_1000_circles": round(1000 * sum(s.double_taps for s in k) / circles, 1) if circles else None,
+        "slider_hold": _round(sum(s.slider_held_ms for s in k) / slider_ms, 3) if slider_ms else None,
     }
 
 
@@ -283,8 +302,10 @@ def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, see
                 auc, ci, a, b = hh_auc, hh_ci, half_a, half_b
             else:
                 auc, ci, (a, b) = human_vs_human(reference, seed)
-            players["human"] = summarize(reference, reference, auc, ci, seed) | {
-                "wasserstein": summarize(a, b, auc, ci, seed)["wasserstein"],
+            row, halves = summarize(reference, reference, auc, ci, seed), summarize(a, b, auc, ci, seed)
+            players["human"] = row | {
+                "wasserstein": halves["wasserstein"],
+                "keys": row["keys"] | {"w1_press_ms": halves["keys"]["w1_press_ms"]},
                 "note": "held-out humans: two disjoint halves of the players against each other"}
         else:
             mine = [s for s in plays[name] if held_out is None or s.map_md5 in held_out]
@@ -359,16 +380,19 @@ def _fmt(v, nd: int = 3) -> str:
 def table(results: dict) -> str:
     """Markdown, one row per player."""
     head = ("| player | plays | accuracy % [95% CI] | UR | spinners | C2ST AUC [95% CI] | W1 speed | W1 accel | "
-            "W1 jerk | W1 angle | W1 hit error | snaps/1k | frametime ms | fast-clock flags |")
+            "W1 jerk | W1 angle | W1 hit error | press ms | W1 press | stream alternation | double taps/1k | "
+            "slider hold | snaps/1k | frametime ms | fast-clock flags |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, p in results["players"].items():
-        w = p["wasserstein"]
+        w, kv = p["wasserstein"], p["keys"]
         spin = "-" if p["spinners_cleared"] is None else f"{100 * p['spinners_cleared']:.1f}%"
         lines.append(
             f"| {name} | {p['plays']} | {p['accuracy']:.2f} [{p['accuracy_ci'][0]:.2f}, {p['accuracy_ci'][1]:.2f}] | "
             f"{_fmt(p['unstable_rate'], 0)} | {spin} | {_fmt(p['c2st_auc'])} [{_fmt(p['c2st_auc_ci'][0])}, {_fmt(p['c2st_auc_ci'][1])}] | "
             f"{_fmt(w['speed'], 2)} | {_fmt(w['acceleration'], 2)} | {_fmt(w['jerk'], 2)} | {_fmt(w['angle'], 1)} | "
-            f"{_fmt(w['hit_error'], 1)} | {p['snaps_per_1000_objects']:.1f} | {_fmt(p['frametime_ms'], 2)} | "
+            f"{_fmt(w['hit_error'], 1)} | {_fmt(kv['press_ms_median'], 0)} | {_fmt(kv['w1_press_ms'], 1)} | "
+            f"{_fmt(kv['stream_alternation'], 2)} | {_fmt(kv['double_taps_per_1000_circles'], 1)} | {_fmt(kv['slider_hold'], 3)} | "
+            f"{p['snaps_per_1000_objects']:.1f} | {_fmt(p['frametime_ms'], 2)} | "
             f"{p['timewarp_flagged']}/{p['plays']} |")
     return "\n".join(lines)
 

@@ -20,13 +20,15 @@ slows the game's clock, so its 60 Hz frames land closer together in map time.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import wasserstein_distance
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from osu_env.beatmap import SPINNER, Beatmap
+from osu_env.beatmap import CIRCLE, SLIDER, SPINNER, Beatmap
+from osu_env.rules import M1, M2
 
 FRAME_MS = 1000.0 / 60.0  # real time between resampled positions
 WINDOW = 32  # resampled frames per classifier window (0.53 s)
@@ -173,6 +175,67 @@ def snaps(bm: Beatmap, t_ms: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
     o = objs[k]
     near = np.hypot(hb[:, 0] - bm.x[o], hb[:, 1] - bm.y[o]) <= bm.radius
     return int((near & (np.abs(tb - bm.start_ms[o]) <= bm.hit_window_50)).sum())
+
+
+STREAM_GAP_MS = 150.0  # presses closer than this (real time) count as a stream for alternation
+
+
+@dataclass
+class KeyStats:
+    """The timing half of a play, from its frames: how long each press is held (real ms),
+    how many consecutive stream presses switch key, how many circles got two presses in
+    their 50 window, and how much of each slider a key was held."""
+
+    press_ms: np.ndarray
+    stream_pairs: int
+    alternations: int
+    double_taps: int
+    circles: int
+    slider_held_ms: float
+    slider_ms: float
+
+
+def key_stats(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> KeyStats:
+    """:class:`KeyStats` of a play on ``bm`` (frames on the map's clock; keys M1/M2 bits,
+    K1/K2 counted as the mouse buttons they set)."""
+    t = np.asarray(t_ms, np.float64)
+    down = np.stack([(np.asarray(keys) & bit) > 0 for bit in (M1, M2)], 1)
+    presses, lengths = [], []  # (time, key) of each press, and how long it was held
+    for k in (0, 1):
+        d = down[:, k].astype(np.int8)
+        edges = np.diff(np.r_[0, d, 0])
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            presses.append((t[a], k))
+            lengths.append((t[min(b, len(t) - 1)] - t[a]) / bm.clock_rate)
+    presses.sort()
+    pt = np.array([p[0] for p in presses])
+    pk = np.array([p[1] for p in presses])
+    gaps = np.diff(pt) / bm.clock_rate if len(pt) > 1 else np.empty(0)
+    stream = gaps < STREAM_GAP_MS
+    # a press belongs to the object whose start is nearest; a circle is double-tapped when
+    # two of its own presses fall inside its 50 window (a stream's next press is not one)
+    circles = np.flatnonzero(bm.kind == CIRCLE)
+    double = 0
+    if len(pt) and len(circles):
+        starts = bm.start_ms.astype(np.float64)
+        j = np.clip(np.searchsorted(starts, pt), 1, len(starts) - 1) if len(starts) > 1 else np.zeros(len(pt), int)
+        if len(starts) > 1:
+            j = np.where(np.abs(starts[j - 1] - pt) <= np.abs(starts[j] - pt), j - 1, j)
+        inside = np.abs(pt - starts[j]) <= bm.hit_window_50
+        per_object = np.bincount(j[inside], minlength=len(starts))
+        double = int((per_object[circles] >= 2).sum())
+    held_ms = total_ms = 0.0
+    any_down = down.any(1)
+    for i in np.flatnonzero(bm.kind == SLIDER).tolist():
+        s, e = float(bm.start_ms[i]), float(bm.end_ms[i])
+        grid = np.arange(s, e, 1.0)
+        if grid.size:
+            f = np.searchsorted(t, grid, side="right") - 1
+            held_ms += float(np.where(f >= 0, any_down[np.maximum(f, 0)], False).sum())
+            total_ms += float(grid.size)
+    return KeyStats(np.asarray(lengths), int(stream.sum()), int((stream & (pk[1:] != pk[:-1])).sum()) if len(pk) > 1 else 0,
+                    double, len(circles), held_ms, total_ms)
 
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -14,6 +14,7 @@ from osu_env.beatmap import load_beatmap
 from agents.cli import main
 from osu_env import DEMO_MAP
 from osu_env.replay import save_replay
+from osu_env import rules
 from osu_env.rules import Mods
 
 
@@ -158,3 +159,26 @@ def test_calibration_on_real_data(shared_data, tmp_path, capsys):
     assert tw["timewarp_flagged"] == tw["plays"] == 4 and c["humans_flagged_timewarp"] == 0
     assert c["human_aimed"]["stolen"]["auc"] < 0.7  # copies of human play look human
     assert "human vs machine-aimed" in printed and "NOT MET" not in printed
+
+
+def test_key_stats_of_autoplay_and_of_a_double_tapper():
+    """Autoplay presses once per object, alternates in streams and holds every slider;
+    tapping each circle twice inside its window shows up as double taps."""
+    bm = load_beatmap(DEMO_MAP)
+    t, x, y, keys = Autoplay().plan(bm, np.random.default_rng(0))
+    k = metrics.key_stats(bm, t, keys)
+    assert k.double_taps == 0 and k.circles == int((bm.kind == 0).sum())
+    assert k.stream_pairs > 0 and k.alternations == k.stream_pairs
+    assert k.slider_held_ms / k.slider_ms > 0.99
+    assert len(k.press_ms) == bm.n_objects and (k.press_ms > 0).all()
+    # a second, short tap of the other key 10 ms after every circle's press
+    extra_t, extra_k = [], []
+    for i in np.flatnonzero(bm.kind == 0):
+        held = int(keys[np.searchsorted(t, bm.start_ms[i] + 10, side="right") - 1])
+        extra_t += [bm.start_ms[i] + 10, bm.start_ms[i] + 20]
+        extra_k += [held | rules.M2 | rules.K2, held & ~(rules.M2 | rules.K2)]
+    order = np.argsort(np.r_[t, extra_t], kind="stable")
+    tt = np.r_[t, extra_t][order]
+    kk = np.r_[keys, extra_k][order]
+    doubled = metrics.key_stats(bm, tt, kk)
+    assert doubled.double_taps >= 0.9 * k.circles
