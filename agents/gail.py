@@ -63,6 +63,7 @@ from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
 
 from .dataset import Dataset, Episode, keys_on_steps, spinning
+from .key_decoding import MedianKeys
 from .train import pick_device, save_checkpoint
 
 MOVE_UNIT_PX = 128.0  # a move action of 1 is 128 osu!px in one step; humans move further in 0.03% of steps
@@ -479,7 +480,8 @@ class AdversarialAgent:
     is a short event to which the policy gives a moderate chance on each of a few steps,
     so its mean alone rarely crosses 0 (a held-out map of 607 objects got 46 presses).
     ``"median"`` (the default) treats P(key value > 0) as a hazard and switches the key
-    once the switch has become more likely than not, as :class:`agents.lstm.BCAgent` does."""
+    once the switch has become more likely than not (:class:`agents.key_decoding.MedianKeys`,
+    shared with :class:`agents.lstm.BCAgent`)."""
 
     closed_loop = True
 
@@ -498,7 +500,7 @@ class AdversarialAgent:
     def reset(self, beatmap, seed: int | None = None):
         self.stack = np.zeros((self.n_stack, int(self.meta["obs_size"]) + 2), np.float32)
         self.keys = np.full(2, -1.0, np.float32)
-        self.survival = [1.0, 1.0]
+        self.median_keys = MedianKeys()
         self.gen = torch.Generator(device="cpu").manual_seed(seed or 0)
         return None  # the env's own step grid
 
@@ -512,12 +514,8 @@ class AdversarialAgent:
         a = mean + self.temperature * std * torch.randn(4, generator=self.gen) if self.temperature > 0 else mean.clone()
         a = a.clamp(-1, 1).numpy().astype(np.float64)
         if self.key_decoding == "median":
-            p_down = (0.5 * (1 + torch.erf(mean[2:] / (std[2:] * math.sqrt(2))))).tolist()
-            for j, p in enumerate(p_down):
-                down = self.keys[j] > 0
-                self.survival[j] *= p if down else 1.0 - p
-                if self.survival[j] < 0.5:
-                    self.keys[j], self.survival[j] = (-1.0 if down else 1.0), 1.0
+            p_down = (0.5 * (1 + torch.erf(mean[2:] / (std[2:] * math.sqrt(2))))).tolist()  # P(key value > 0)
+            self.keys = np.where(self.median_keys.step(p_down), 1.0, -1.0).astype(np.float32)
         else:
             self.keys = np.where(a[2:] > 0, 1.0, -1.0).astype(np.float32)
         target = np.empty(4)

@@ -19,6 +19,8 @@ from torch import nn
 from osu_env.env import ACTION_HALF_RANGE_PX
 from osu_env.errors import AgentError
 
+from .key_decoding import MedianKeys
+
 DISPLACEMENT_UNIT_PX = 64.0
 # action units (x 512 px) -> displacement units (x 64 px)
 ACT_TO_DISP = ACTION_HALF_RANGE_PX / DISPLACEMENT_UNIT_PX
@@ -88,7 +90,7 @@ class BCAgent:
     gives a moderate probability on each of a few steps, so thresholding P(down) > 0.5
     presses late or never, and sampling each step scatters the presses (UR ~300).  The
     default ``key_decoding="median"`` switches a key at the median of the predicted switch
-    time instead (:meth:`_median_keys`); ``"sample"`` draws each step at ``key_temperature``
+    time instead (:class:`agents.key_decoding.MedianKeys`); ``"sample"`` draws each step at ``key_temperature``
     (0: threshold).  On the 10 held-out maps one checkpoint scored 85.4% accuracy (median)
     against 76.0% (sample).
     """
@@ -107,19 +109,8 @@ class BCAgent:
         self.key_temperature = key_temperature
         self.seed = seed
 
-    def _median_keys(self, p_down: list[float]) -> torch.Tensor:
-        """Each key changes when its change has become more likely than not: the model's
-        per-step P(down) given the key's last state is a hazard, and the key flips once the
-        probability of having flipped by now (1 - product of the survivals) passes 0.5,
-        the median of the predicted switch time."""
-        for j, p in enumerate(p_down):
-            self.survival[j] *= p if self.down[j] else 1.0 - p
-            if self.survival[j] < 0.5:
-                self.down[j], self.survival[j] = not self.down[j], 1.0
-        return torch.tensor(self.down)
-
     def reset(self, beatmap, seed: int | None = None):
-        self.down, self.survival = [False, False], [1.0, 1.0]
+        self.median_keys = MedianKeys()
         self.state = None
         self.prev = torch.zeros(1, 1, 4, device=self.device)
         self.gen = torch.Generator(device="cpu").manual_seed(seed if seed is not None else (self.seed or 0))
@@ -137,7 +128,7 @@ class BCAgent:
             j = int(torch.multinomial(torch.softmax(logit_pi / T, -1), 1, generator=self.gen))
             disp = mu[j] + torch.exp(log_sigma[j]) * math.sqrt(T) * torch.randn(2, generator=self.gen)
         if self.key_decoding == "median":
-            keys = self._median_keys(torch.sigmoid(key_logits).tolist())
+            keys = torch.tensor(self.median_keys.step(torch.sigmoid(key_logits).tolist()))
         elif TK <= 0:
             keys = key_logits > 0
         else:

@@ -262,13 +262,13 @@ def test_spin_sense_reads_the_turn_and_a_mirror_reverses_it(library, tmp_path):
 
 
 def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
-    from types import SimpleNamespace
+    from agents.key_decoding import MedianKeys
 
-    state = SimpleNamespace(down=[False, False], survival=[1.0, 1.0])
-    press = [BCAgent._median_keys(state, [0.3, 0.1]).tolist() for _ in range(2)]
+    state = MedianKeys()
+    press = [state.step([0.3, 0.1]) for _ in range(2)]
     # key 1: P(pressed by now) = 0.3, 0.51 -> down on the second step; key 2: 0.1, 0.19 -> stays up
     assert press == [[False, False], [True, False]]
-    hold = [BCAgent._median_keys(state, [0.9, 0.1])[0].item() for _ in range(7)]
+    hold = [state.step([0.9, 0.1])[0] for _ in range(7)]
     assert hold == [True] * 6 + [False]  # 0.9^7 = 0.48 < 0.5: released on the seventh step
     with pytest.raises(ValueError, match="key_decoding"):
         BCAgent("unused.pt", key_decoding="greedy")

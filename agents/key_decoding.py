@@ -1,0 +1,26 @@
+"""Turning a policy's per-step key probabilities into presses.
+
+A press is a rare switch to which a policy gives a moderate probability on each of a
+few steps, so thresholding P(down) > 0.5 presses late or never, and sampling every step
+scatters presses.  :class:`MedianKeys` switches each key at the median of the predicted
+switch time instead; the BC and GAIL/AIRL players share it.
+"""
+from __future__ import annotations
+
+
+class MedianKeys:
+    """Two keys, each flipped once the chance of having flipped by now passes 0.5: the
+    per-step P(down) given the key's last state is a hazard, and the key switches when
+    1 - (product of the survivals since its last switch) exceeds one half."""
+
+    def __init__(self):
+        self.down = [False, False]
+        self.survival = [1.0, 1.0]
+
+    def step(self, p_down: list[float]) -> list[bool]:
+        """The keys held this step, given this step's P(down) of each."""
+        for j, p in enumerate(p_down):
+            self.survival[j] *= p if self.down[j] else 1.0 - p
+            if self.survival[j] < 0.5:
+                self.down[j], self.survival[j] = not self.down[j], 1.0
+        return list(self.down)
