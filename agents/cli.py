@@ -127,7 +127,7 @@ def _play(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     """Draw a replay or an agent's play to a window, a video, a GIF or one PNG frame."""
     from osu_env.judge import judge
-    from osu_env.render import Renderer, gif_fps, play_frame_count, replay_frames, write_video
+    from osu_env.render import Renderer, gif_fps, replay_frames, video_clock, write_video
     from osu_env.replay import load_replay
 
     if args.replay and args.agent:
@@ -174,7 +174,7 @@ def _render(args: argparse.Namespace) -> int:
     else:
         from tqdm import tqdm
 
-        total = play_frame_count(beatmap, replay, fps, start, duration)
+        total = len(video_clock(beatmap, replay, fps, start, duration))
         n = write_video(tqdm(frames, total=total, desc=f"rendering {out.name}", unit="frame"), out, fps=fps)
     print(f"wrote {out}: {n} frames of {beatmap.display_name} played by {who}")
     return 0

@@ -296,15 +296,11 @@ def replay_frames(beatmap: Beatmap, replay: Replay, *, fps: float = 60.0, size=(
     if replay.n_frames == 0:
         raise OsuInputError(f"{replay.path or 'replay'}: has no frames to draw")
     times = beatmap.map_times(replay)
+    clock = video_clock(beatmap, replay, fps, start_ms, duration_ms)
     play = Play(beatmap, frame_times_ms=times, game_version=replay.game_version or 10**8)
     renderer = renderer or Renderer(beatmap, size=size)
     xs, ys, ks = replay.x.tolist(), replay.y.tolist(), replay.keys.tolist()
-    t0 = float(times[0]) if start_ms is None else float(start_ms)
-    t1 = float(times[-1]) if duration_ms is None else min(float(times[-1]), t0 + float(duration_ms))
-    if t0 > t1:
-        raise OsuInputError(f"{replay.path or 'replay'}: the play ends at {times[-1] / 1000:.1f} s, before the start asked for ({t0 / 1000:.1f} s)")
-    dt = 1000.0 / fps * beatmap.clock_rate
-    for t in np.arange(t0, t1 + dt / 2, dt):
+    for t in clock:
         while not play.done and play.t_ms <= t:
             f = play.i
             play.advance(xs[f], ys[f], ks[f])
@@ -317,20 +313,28 @@ def replay_frames(beatmap: Beatmap, replay: Replay, *, fps: float = 60.0, size=(
 GIF_MIN_DELAY_CS = 2  # browsers play a delay under 2 cs as 10 cs; GIF delays are whole cs
 
 
+def gif_delay_cs(fps: float) -> int:
+    """The GIF frame delay nearest ``1 / fps``: whole centiseconds, at least
+    :data:`GIF_MIN_DELAY_CS`."""
+    return max(GIF_MIN_DELAY_CS, round(100.0 / fps))
+
+
 def gif_fps(fps: float) -> float:
-    """The frame rate nearest ``fps`` that a GIF can hold: its delays are whole
-    centiseconds, at least :data:`GIF_MIN_DELAY_CS` (so 60 fps becomes 50)."""
-    return 100.0 / max(GIF_MIN_DELAY_CS, round(100.0 / fps))
+    """The frame rate nearest ``fps`` that a GIF can hold (so 60 fps becomes 50)."""
+    return 100.0 / gif_delay_cs(fps)
 
 
-def play_frame_count(beatmap: Beatmap, replay: Replay, fps: float, start_ms: float | None = None,
-                     duration_ms: float | None = None) -> int:
-    """How many frames :func:`replay_frames` yields for the same arguments (progress bars)."""
+def video_clock(beatmap: Beatmap, replay: Replay, fps: float, start_ms: float | None = None,
+                duration_ms: float | None = None) -> np.ndarray:
+    """The map times :func:`replay_frames` draws: ``fps`` frames per second of real time
+    over the section asked for (by default the whole play); its length is the frame count."""
     times = beatmap.map_times(replay)
     t0 = float(times[0]) if start_ms is None else float(start_ms)
     t1 = float(times[-1]) if duration_ms is None else min(float(times[-1]), t0 + float(duration_ms))
+    if t0 > t1:
+        raise OsuInputError(f"{replay.path or 'replay'}: the play ends at {times[-1] / 1000:.1f} s, before the start asked for ({t0 / 1000:.1f} s)")
     dt = 1000.0 / fps * beatmap.clock_rate
-    return max(0, len(np.arange(t0, t1 + dt / 2, dt)))
+    return np.arange(t0, t1 + dt / 2, dt)
 
 
 def write_video(frames, out: str | Path, fps: float = 60.0) -> int:
@@ -346,8 +350,7 @@ def write_video(frames, out: str | Path, fps: float = 60.0) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     if suffix == ".gif":
-        delay_cs = max(GIF_MIN_DELAY_CS, round(100.0 / fps))
-        with imageio.get_writer(out, mode="I", duration=10.0 * delay_cs, loop=0) as w:
+        with imageio.get_writer(out, mode="I", duration=10.0 * gif_delay_cs(fps), loop=0) as w:
             for frame in frames:
                 w.append_data(frame)
                 n += 1
