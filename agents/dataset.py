@@ -130,14 +130,20 @@ def release_keys(prev_act, rng, share: float, max_steps: int = 60):
     return prev_act
 
 
+def as_trained(bm: Beatmap, replay: Replay) -> tuple[Beatmap, np.ndarray, np.ndarray, np.ndarray]:
+    """(map, frame times on its clock, cursor x, y) of ``replay`` on ``bm`` (loaded with
+    its mods) as training sees them: an HR play flipped back, map and cursor together
+    (the HR difficulty stays), so every play is seen the right way up."""
+    x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
+    if replay.mods & Mods.HardRock:
+        bm, y = bm.mirrored(), PLAYFIELD_HEIGHT - y
+    return bm, bm.map_times(replay).astype(np.float64), x, y
+
+
 def replay_sequence(bm: Beatmap, replay: Replay, step_ms: float = DEFAULT_STEP_MS, k: int = DEFAULT_K,
                     phase_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(obs (n, D) float32, act (n, 4) float32) of ``replay`` on ``bm`` (loaded with its mods)."""
-    x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
-    if replay.mods & Mods.HardRock:
-        bm = bm.mirrored()
-        y = PLAYFIELD_HEIGHT - y
-    ft = bm.map_times(replay).astype(np.float64)
+    bm, ft, x, y = as_trained(bm, replay)
     t = step_times(bm, step_ms, phase_ms).astype(np.float64)
     t = t[(t >= ft[0]) & (t <= ft[-1])]
     if t.size < 2:

@@ -55,14 +55,14 @@ from stable_baselines3.common.vec_env import VecEnv, VecFrameStack
 
 from tqdm import tqdm
 
-from osu_env.beatmap import PLAYFIELD_HEIGHT, Beatmap, load_beatmap
+from osu_env.beatmap import Beatmap, load_beatmap
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, OsuVectorEnv, step_times
 from osu_env.errors import AgentError, OsuInputError
 from osu_env.features import DEFAULT_K, OBS_LIMIT, ObjectTable, obs_size, observe
 from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
 
-from .dataset import Dataset, Episode, keys_on_steps, spinning
+from .dataset import Dataset, Episode, as_trained, keys_on_steps, spinning
 from .key_decoding import MedianKeys
 from .train import pick_device, save_checkpoint
 
@@ -212,11 +212,8 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
     N(0, that) px each step (see :func:`_track`; for BC, not for the discriminator)."""
     from imitation.data.types import Trajectory
 
-    x, y = replay.x.astype(np.float64), replay.y.astype(np.float64)
-    if replay.mods & Mods.HardRock:
-        bm, y = bm.mirrored(), PLAYFIELD_HEIGHT - y
+    bm, ft, x, y = as_trained(bm, replay)
     t = step_times(bm, step_ms).astype(np.float64)
-    ft = bm.map_times(replay).astype(np.float64)
     noise = (rng or np.random.default_rng(0)).normal(0.0, cursor_noise_px, (len(t), 2)) if cursor_noise_px > 0 else None
     moves, px, py = _track(np.interp(t, ft, x), np.interp(t, ft, y), noise)
     keys = np.where(keys_on_steps(replay, ft, t, step_ms), 1.0, -1.0).astype(np.float32)
@@ -229,21 +226,27 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
                       acts=np.concatenate([moves, keys], axis=1), infos=None, terminal=True)
 
 
-def human_trajectories(ds: Dataset, episodes: list[Episode], n_stack: int, progress: bool = True,
-                       cursor_noise_px: float = 0.0, seed: int = 0):
-    """(trajectories, the maps they were played on) for the replays of ``episodes``, each
-    once (a dataset built with ``--phases`` holds several copies of a replay)."""
-    rng = np.random.default_rng(seed)
-    trajs, maps, seen = [], {}, set()
+def human_plays(episodes: list[Episode], progress: bool = True) -> tuple[list[tuple[Beatmap, Replay]], list[Beatmap]]:
+    """(every replay of ``episodes`` once, with its map loaded under its mods; the maps as
+    training plays them, HR flipped back).  A dataset built with ``--phases`` holds several
+    copies of a replay; each is read once here, however many trajectories are made of it."""
+    plays, maps, seen = [], {}, set()
     for e in tqdm(episodes, desc="demonstrations", unit="replay", disable=not progress):
         if e.replay in seen:
             continue
         seen.add(e.replay)
         if (e.map, e.mods) not in maps:
             maps[e.map, e.mods] = load_beatmap(e.map, mods=e.mods)
-        trajs.append(replay_trajectory(maps[e.map, e.mods], load_replay(e.replay), n_stack, step_ms=ds.meta["step_ms"],
-                                       k_objects=ds.k, cursor_noise_px=cursor_noise_px, rng=rng))
-    return trajs, [bm.mirrored() if mods & Mods.HardRock else bm for (_, mods), bm in maps.items()]
+        plays.append((maps[e.map, e.mods], load_replay(e.replay)))
+    return plays, [bm.mirrored() if mods & Mods.HardRock else bm for (_, mods), bm in maps.items()]
+
+
+def human_trajectories(plays: list[tuple[Beatmap, Replay]], n_stack: int, *, step_ms: float, k_objects: int,
+                       cursor_noise_px: float = 0.0, seed: int = 0) -> list:
+    """:func:`replay_trajectory` of every play, the cursor noise drawn from one seeded stream."""
+    rng = np.random.default_rng(seed)
+    return [replay_trajectory(bm, rp, n_stack, step_ms=step_ms, k_objects=k_objects, cursor_noise_px=cursor_noise_px,
+                              rng=rng) for bm, rp in plays]
 
 
 class StandardizedObs(BaseFeaturesExtractor):
@@ -362,9 +365,10 @@ def train_adversarial(args: AdversarialArgs) -> dict:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
 
-    trajs, maps = human_trajectories(ds, train_eps, args.n_stack, args.progress)
+    plays, maps = human_plays(train_eps, args.progress)
+    demo_kwargs = {"step_ms": ds.meta["step_ms"], "k_objects": ds.k}
     venv, raw = make_vec_env(maps, args.envs, args.n_stack, k_objects=ds.k, seed=args.seed)
-    transitions = rollout.flatten_trajectories(trajs)
+    transitions = rollout.flatten_trajectories(human_trajectories(plays, args.n_stack, **demo_kwargs))
     logger = imit_logger.configure(str(out / "tb"), ["tensorboard"])
     policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
     policy_kwargs_sb3 = {**policy_kwargs, "features_extractor_class": StandardizedObs}
@@ -405,8 +409,8 @@ def train_adversarial(args: AdversarialArgs) -> dict:
     elif args.bc_batches > 0:
         noisy = transitions
         if args.bc_cursor_noise_px > 0:
-            noisy = rollout.flatten_trajectories(human_trajectories(ds, train_eps, args.n_stack, args.progress,
-                                                                    args.bc_cursor_noise_px, args.seed)[0])
+            noisy = rollout.flatten_trajectories(human_trajectories(plays, args.n_stack, **demo_kwargs,
+                                                                    cursor_noise_px=args.bc_cursor_noise_px, seed=args.seed))
         # Spinners are ~2% of play but need a motion of the policy's own: repeat their
         # steps, as BC's --spinner-share oversamples their windows.
         on_spinner = np.flatnonzero(spinning(noisy.obs[:, -(obs_size(ds.k) + 2):]))
