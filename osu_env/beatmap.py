@@ -30,6 +30,13 @@ CATMULL_DETAIL = 50  # osu.Game/Rendering/PathApproximator catmull_detail
 EARLY_VERSION_TIMING_OFFSET_MS = 24  # LegacyBeatmapDecoder: maps before v5 were offset
 
 
+def timing_offset_ms(format_version: int) -> int:
+    """How much later than its file says a map of this format version is played, its
+    objects and a replay's frames on it alike (lazer LegacyBeatmapDecoder and
+    LegacyScoreDecoder ``beatmapOffset``)."""
+    return EARLY_VERSION_TIMING_OFFSET_MS if format_version < 5 else 0
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
@@ -346,7 +353,7 @@ class Beatmap:
         them: lazer's LegacyScoreDecoder starts the frame clock at ``beatmapOffset`` ("as
         this is baked into hitobject timing we also need to apply this to replay frame
         timing"), and LegacyScoreEncoder takes it off again when writing an .osr."""
-        return EARLY_VERSION_TIMING_OFFSET_MS if self.format_version < 5 else 0
+        return timing_offset_ms(self.format_version)
 
     def map_times(self, replay) -> np.ndarray:
         """``replay``'s frame times (as its .osr stores them) on this map's clock, int64."""
@@ -533,7 +540,7 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
     radius = rules.circle_radius(cs)
     preempt = rules.preempt_ms(ar)
     w300, w100, w50 = rules.hit_windows(od)
-    offset = EARLY_VERSION_TIMING_OFFSET_MS if fmt < 5 else 0
+    offset = timing_offset_ms(fmt)
     slider_multiplier = min(max(float(bm.slider_multiplier), rules.SLIDER_MULTIPLIER_RANGE[0]), rules.SLIDER_MULTIPLIER_RANGE[1])
     tick_rate = min(max(float(bm.slider_tick_rate), rules.SLIDER_TICK_RATE_RANGE[0]), rules.SLIDER_TICK_RATE_RANGE[1])
     n_events = n_points = 0
