@@ -152,6 +152,14 @@ def median_frametime_ms(t_ms: np.ndarray, clock_rate: float) -> float:
     return float(np.median(d) / clock_rate) if d.size else float("nan")
 
 
+def nearest(sorted_times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """For each of ``t``, the index of the nearest of ``sorted_times`` (ties: the earlier)."""
+    if len(sorted_times) < 2:
+        return np.zeros(len(t), int)
+    k = np.clip(np.searchsorted(sorted_times, t), 1, len(sorted_times) - 1)
+    return np.where(np.abs(sorted_times[k - 1] - t) <= np.abs(sorted_times[k] - t), k - 1, k)
+
+
 def snaps(bm: Beatmap, t_ms: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
     """circleguard's snaps: frames b where the path a-b-c turns back (angle abc under 10
     degrees) with both legs over 8 osu!px, on a hit object: within its radius and its 50
@@ -168,11 +176,7 @@ def snaps(bm: Beatmap, t_ms: np.ndarray, x: np.ndarray, y: np.ndarray) -> int:
     objs = np.flatnonzero(bm.kind != SPINNER)
     if not objs.size or not tb.size:
         return 0
-    starts = bm.start_ms[objs]
-    k = np.clip(np.searchsorted(starts, tb), 1, len(objs) - 1) if len(objs) > 1 else np.zeros(len(tb), int)
-    if len(objs) > 1:  # the object nearest in time
-        k = np.where(np.abs(starts[k - 1] - tb) <= np.abs(starts[k] - tb), k - 1, k)
-    o = objs[k]
+    o = objs[nearest(bm.start_ms[objs], tb)]
     near = np.hypot(hb[:, 0] - bm.x[o], hb[:, 1] - bm.y[o]) <= bm.radius
     return int((near & (np.abs(tb - bm.start_ms[o]) <= bm.hit_window_50)).sum())
 
@@ -219,9 +223,7 @@ def key_stats(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> KeyStats:
     double = 0
     if len(pt) and len(circles):
         starts = bm.start_ms.astype(np.float64)
-        j = np.clip(np.searchsorted(starts, pt), 1, len(starts) - 1) if len(starts) > 1 else np.zeros(len(pt), int)
-        if len(starts) > 1:
-            j = np.where(np.abs(starts[j - 1] - pt) <= np.abs(starts[j] - pt), j - 1, j)
+        j = nearest(starts, pt)
         inside = np.abs(pt - starts[j]) <= bm.hit_window_50
         per_object = np.bincount(j[inside], minlength=len(starts))
         double = int((per_object[circles] >= 2).sum())
