@@ -79,15 +79,20 @@ def _demo(args: argparse.Namespace) -> int:
     return _judge(args)
 
 
-def _map_and_mods(args):
+def _mods(args) -> int:
+    """``--mods`` as osu!'s bit field, or one line saying what is wrong with it."""
     from osu_env import rules
-    from osu_env.beatmap import load_beatmap
 
     try:
-        mods = rules.parse_mods(args.mods)
+        return rules.parse_mods(args.mods)
     except ValueError as e:
         raise OsuInputError(str(e)) from None
-    return load_beatmap(args.map or DEMO_MAP, mods=mods)
+
+
+def _map_and_mods(args):
+    from osu_env.beatmap import load_beatmap
+
+    return load_beatmap(args.map or DEMO_MAP, mods=_mods(args))
 
 
 def _play_threads() -> None:
@@ -197,6 +202,13 @@ def _dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(cls, args: argparse.Namespace):
+    """A trainer's argument dataclass from the options the user gave; the rest keep the
+    dataclass's defaults (the parser leaves unset options at None)."""
+    fields = cls.__dataclass_fields__
+    return cls(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+
+
 def _train_threads(args: argparse.Namespace) -> None:
     import torch
 
@@ -207,8 +219,7 @@ def _train_bc(args: argparse.Namespace) -> int:
     from .train import BCArgs, train_bc
 
     _train_threads(args)
-    fields = BCArgs.__dataclass_fields__
-    metrics = train_bc(BCArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    metrics = train_bc(_given(BCArgs, args))
     print(" ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return 0
 
@@ -217,8 +228,7 @@ def _train_adversarial(args: argparse.Namespace) -> int:
     from .gail import AdversarialArgs, train_adversarial
 
     _train_threads(args)
-    fields = AdversarialArgs.__dataclass_fields__
-    metrics = train_adversarial(AdversarialArgs(**{k: v for k, v in vars(args).items() if k in fields and v is not None}))
+    metrics = train_adversarial(_given(AdversarialArgs, args))
     history = metrics.pop("history")
     for row in history[-5:]:
         print(f"round {row['round']}: discriminator accuracy {row['disc_acc']:.3f} "
@@ -245,13 +255,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, maps_in
     from .runner import make_agent
 
-    from osu_env import rules
     from osu_env.beatmap import load_beatmap
 
-    try:
-        mods = rules.parse_mods(args.mods)
-    except ValueError as e:
-        raise OsuInputError(str(e)) from None
+    mods = _mods(args)
     _play_threads()
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     paths = maps_in(args.maps)
@@ -277,6 +283,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     """Every player's accuracy and human-likeness, with the calibration printed first."""
     from . import benchmark
+    from .runner import LEARNED
 
     held = None
     if args.held_out:
@@ -285,7 +292,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         held = set(Dataset(args.held_out).meta["val_maps"])
     _play_threads()
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
-    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={name: _agent_options(args, name) for name in ("bc", "gail", "airl")})
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={name: _agent_options(args, name) for name in LEARNED})
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
     print()
