@@ -255,10 +255,9 @@ def human_pairs(pairs: list[Pair], replays: str | Path) -> tuple[list[Pair], lis
     kept, skipped = [], []
     for p in pairs:
         cat = category(p.replay_path, Path(replays), p.replay.mods)
-        clock = recording_clock_ms(p.replay.t_ms, rules.clock_rate(p.replay.mods))
         if cat != "human":
             skipped.append(Skipped(p.replay_path, f"filed as {cat}: not a human's play"))
-        elif clock < TIMEWARP_CLOCK_MS:
+        elif (clock := recording_clock_ms(p.replay.t_ms, rules.clock_rate(p.replay.mods))) < TIMEWARP_CLOCK_MS:
             skipped.append(Skipped(p.replay_path, f"recorded every {clock:.2f} ms of real time, faster than osu!'s "
                                                   f"60 Hz: a timewarped play"))
         else:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from . import rules
 from .errors import OsuInputError
 from .replay import Replay, load_replay
-from . import rules
 from .rules import Mods
 
 NOT_HUMAN_MODS = Mods.Relax | Mods.Autopilot | Mods.Autoplay

@@ -19,8 +19,8 @@ import osrparse
 import osrparse.replay
 from osrparse.utils import GameMode, Key, Mod, ReplayEventOsu
 
-from .errors import ReplayError, read_input
 from . import rules
+from .errors import ReplayError, read_input
 from .rules import Mods
 
 
