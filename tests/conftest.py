@@ -83,3 +83,27 @@ def shared_data():
     if not (root / "manifest.csv").exists():
         pytest.skip(f"real osu! data not found at {root} (set OSU_IMITATION_DATA); tests on bundled maps still run")
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory):
+    """A little osu! folder (``Songs``, ``Replays``) and its dataset (``ds``, all training):
+    three humanized plays of the demo map, one of them HR."""
+    from agents.baselines import Humanized
+    from agents.dataset import build_from_folders
+    from osu_env import DEMO_MAP
+    from osu_env.beatmap import load_beatmap
+    from osu_env.replay import save_replay
+    from osu_env.rules import Mods
+
+    root = tmp_path_factory.mktemp("demo_dataset")
+    songs, replays = root / "Songs", root / "Replays"
+    songs.mkdir()
+    replays.mkdir()
+    (songs / "tour.osu").write_bytes(DEMO_MAP.read_bytes())
+    bm = load_beatmap(DEMO_MAP)
+    for i in range(2):
+        save_replay(Humanized().replay(bm, seed=i), replays / f"h{i}.osr")
+    save_replay(Humanized().replay(load_beatmap(DEMO_MAP, mods=Mods.HardRock), seed=5), replays / "hr.osr")
+    build_from_folders(songs, replays, root / "ds", progress=False, val_fraction=0.0)
+    return root

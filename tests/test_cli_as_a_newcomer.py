@@ -119,16 +119,8 @@ def test_help_lists_only_agents_and_trainers_that_work(capsys):
             assert "--checkpoint" in str(e)
 
 
-def test_training_into_a_run_is_refused_without_resume_or_force(tmp_path):
-    root = tmp_path / "lib"
-    (root / "Songs").mkdir(parents=True)
-    (root / "Replays").mkdir()
-    (root / "Songs" / "tour.osu").write_bytes(DEMO_MAP.read_bytes())
-    bm = load_beatmap(DEMO_MAP)
-    for i in range(2):
-        save_replay(Humanized().replay(bm, seed=i), root / "Replays" / f"h{i}.osr")
-    build_from_folders(root / "Songs", root / "Replays", tmp_path / "ds", progress=False, val_fraction=0.0)
-    args = dict(data=str(tmp_path / "ds"), out=str(tmp_path / "run"), steps=1, batch=2, window=16, hidden=8, layers=1, mixtures=1)
+def test_training_into_a_run_is_refused_without_resume_or_force(demo_dataset, tmp_path):
+    args = dict(data=str(demo_dataset / "ds"), out=str(tmp_path / "run"), steps=1, batch=2, window=16, hidden=8, layers=1, mixtures=1)
     train_bc(BCArgs(**args))
     with pytest.raises(OsuInputError, match="holds a checkpoint already; pass --resume"):
         train_bc(BCArgs(**args))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import gymnasium
 import imitation
@@ -13,9 +12,7 @@ import pytest
 import stable_baselines3
 import torch
 
-from agents.baselines import Humanized
 from agents.cli import main
-from agents.dataset import build_from_folders
 from agents.gail import (AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net, make_vec_env,
                          replay_trajectory, stack_frames, train_adversarial)
 from agents.runner import make_agent, play
@@ -24,7 +21,6 @@ from osu_env.beatmap import load_beatmap
 from osu_env.errors import AgentError, OsuInputError
 from osu_env.judge import judge
 from osu_env.replay import load_replay, save_replay
-from osu_env.rules import Mods
 
 TINY = dict(timesteps=2 * 4 * 128, envs=4, n_steps=128, n_stack=4, hidden=(16, 16), bc_batches=20, demo_batch=128,
             ppo_batch=128, ppo_epochs=1, checkpoint_every=1, progress=False)
@@ -34,22 +30,6 @@ def test_the_stack_is_the_one_imitation_pins():
     assert gymnasium.__version__.startswith("0.29.")
     assert stable_baselines3.__version__.startswith("2.2.")
     assert imitation.__version__ == "1.0.1"
-
-
-@pytest.fixture(scope="module")
-def demo_dataset(tmp_path_factory):
-    """Three humanized plays of the demo map (one of them HR) as a dataset, all training."""
-    root = tmp_path_factory.mktemp("gail")
-    songs, replays = root / "Songs", root / "Replays"
-    songs.mkdir()
-    replays.mkdir()
-    shutil.copy(DEMO_MAP, songs / "tour.osu")
-    bm = load_beatmap(DEMO_MAP)
-    for i in range(2):
-        save_replay(Humanized().replay(bm, seed=i), replays / f"h{i}.osr")
-    save_replay(Humanized().replay(load_beatmap(DEMO_MAP, mods=Mods.HardRock), seed=5), replays / "hr.osr")
-    build_from_folders(songs, replays, root / "ds", progress=False, val_fraction=0.0)
-    return root
 
 
 def test_stack_frames_is_vec_frame_stack():
