@@ -34,15 +34,17 @@ from osu_env.judge import judge
 from osu_env.library import Skipped, category, pair_replays
 from osu_env.rules import Mods
 
-from . import metrics
+from . import detectors, metrics
 from .runner import make_agent, play
 
 ROBOTIC = ("auto", "autopilot")  # replays whose cursor the game moved
 HUMAN_AIMED = ("relax", "stolen", "timewarp")
 CALIBRATION_AGENTS = ("autoplay", "flower")
 MAX_WINDOWS = 300  # per play, so one long replay cannot outweigh a player's others
+SEQ_MAX_WINDOWS = 150  # raw windows are 64 frames x 6 channels: 60 KB of them per play
 HUMAN_SPLITS = 5  # random player splits averaged for human vs human
-ROBOTIC_AUC_MIN = 0.95
+ROBOTIC_AUC_MIN = 0.95  # under every motion detector
+MOTION_DETECTORS = ("gbt", "seq")  # what tells machine aim: the keys view sees only timing, and Autopilot's keys are a person's
 HUMAN_AUC_TOLERANCE = 0.1  # "near 0.5": within 0.4-0.6
 KINEMATIC_SAMPLE = 200_000  # values per distribution kept for the Wasserstein distances
 
@@ -66,6 +68,8 @@ class Sample:
     frametime_ms: float
     snaps: int
     keys: metrics.KeyStats
+    seq: np.ndarray  # raw windows for the ``seq`` detector
+    key_windows: np.ndarray  # timing statistics for the ``keys`` view
 
     @property
     def objects(self) -> int:
@@ -86,10 +90,11 @@ def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, keys, re
     """Everything the benchmark needs from one play, judged (``result``) or, where our
     judge refuses (Relax: the game pressed the keys), with the counts and combo osu!
     recorded in the replay ``game``."""
-    pos = metrics.resample(t, x, y, bm, phase=float(rng.random()))
-    windows = metrics.window_features(pos)
-    if len(windows) > MAX_WINDOWS:
-        windows = windows[np.sort(rng.choice(len(windows), MAX_WINDOWS, replace=False))]
+    phase = float(rng.random())
+    grid, pos = metrics.frame_grid(t, bm, phase), metrics.resample(t, x, y, bm, phase)
+    windows = _some(metrics.window_features(pos), MAX_WINDOWS, rng)
+    seq = _some(detectors.seq_windows(t, keys, grid, pos), SEQ_MAX_WINDOWS, rng)
+    key_windows = _some(detectors.key_windows(bm, t, keys, phase), MAX_WINDOWS, rng)
     if result is None:
         counts, combo, ur, errors, spinners = game.counts, game.max_combo, float("nan"), np.empty(0), (0, 0)
     else:
@@ -97,7 +102,13 @@ def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, keys, re
         counts, combo, ur, spinners = result.counts, result.max_combo, result.unstable_rate, result.spinners_cleared
     return Sample(player, group, source, bm.md5, counts, combo, ur, errors, spinners, windows, metrics.kinematics(pos),
                   metrics.recording_clock_ms(t, bm.clock_rate), metrics.median_frametime_ms(t, bm.clock_rate),
-                  metrics.snaps(bm, t, x, y), metrics.key_stats(bm, t, keys))
+                  metrics.snaps(bm, t, x, y), metrics.key_stats(bm, t, keys), seq, key_windows)
+
+
+def _some(windows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``most`` of a play's windows, in order, so one long replay cannot
+    outweigh a player's others."""
+    return windows[np.sort(rng.choice(len(windows), most, replace=False))] if len(windows) > most else windows
 
 
 class _Maps:
@@ -112,78 +123,188 @@ class _Maps:
         return self.cache[path, mods]
 
 
-def recorded(maps: Path, replays: Path, seed: int, load: _Maps, progress: bool = True):
+class Workers:
+    """The benchmark's work, a play or a two-sample test at a time, on ``jobs``
+    processes (in this one when ``jobs`` is 1).
+
+    Every task carries its own seed, so the results are the same for any ``jobs``
+    (a test checks it).  Workers are spawned, not forked: a fork of a process whose
+    torch or OpenMP threads have run can hang.  Each keeps its loaded maps and agents."""
+
+    def __init__(self, jobs: int, agents: dict[str, tuple[Path | None, dict]]):
+        self.jobs, self.agents = jobs, agents
+        self.pool = None
+        if jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_start_worker, initargs=(agents,))
+        else:
+            _start_worker(agents, limit_threads=False)
+
+    def map(self, fn, tasks: list, desc: str, unit: str, progress: bool) -> list:
+        results = map(fn, tasks) if self.pool is None else self.pool.map(fn, tasks)
+        return list(tqdm(results, total=len(tasks), desc=desc, unit=unit, disable=not progress))
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(agents: dict, limit_threads: bool = True) -> None:
+    if limit_threads:  # one thread per process: the processes are the parallelism
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(1)
+        _WORKER["threads"] = threadpool_limits(1)
+    _WORKER.update(maps=_Maps(), agent_specs=agents, agents={})
+
+
+def _agent(name: str):
+    made = _WORKER["agents"]
+    if name not in made:
+        checkpoint, options = _WORKER["agent_specs"].get(name, (None, {}))
+        made[name] = make_agent(name, checkpoint, **options)
+    return made[name]
+
+
+def _measure_recorded(task) -> Sample | str:
+    """One recorded replay judged and measured, or why it was skipped."""
+    i, seed, cat, group, replay_path, map_path, rp = task
+    try:
+        bm = _WORKER["maps"](map_path, rp.mods)
+        result = None if rp.mods & Mods.Relax else judge(bm, rp)
+    except OsuInputError as e:
+        return str(e)
+    return measure(cat, group, str(replay_path), bm, bm.map_times(rp), rp.x, rp.y, rp.keys, result,
+                   np.random.default_rng([seed, i]), rp)
+
+
+def recorded(maps: Path, replays: Path, seed: int, workers: Workers, progress: bool = True):
     """Judge and measure every replay under ``replays``: ({category: [Sample]},
     [Ref] of the human ones, [Skipped])."""
     pairs, skipped = pair_replays(maps, replays, progress=progress, assisted=True)
-    by_cat: dict[str, list[Sample]] = {}
-    refs: list[Ref] = []
-    for i, pair in enumerate(tqdm(pairs, desc="measuring replays", unit="replay", disable=not progress)):
+    tasks = []
+    for i, pair in enumerate(pairs):
         rp = pair.replay
         cat = category(pair.replay_path, replays, rp.mods)
         who = rp.player.strip() or pair.replay_path.stem
         group = f"{cat}:{who}" if cat == "human" else f"{cat}:{pair.replay_path.stem}"
-        try:
-            bm = load(pair.map_path, rp.mods)
-            result = None if rp.mods & Mods.Relax else judge(bm, rp)
-        except OsuInputError as e:
-            skipped.append(Skipped(pair.replay_path, str(e)))
+        tasks.append((i, seed, cat, group, pair.replay_path, pair.map_path, rp))
+    by_cat: dict[str, list[Sample]] = {}
+    refs: list[Ref] = []
+    for task, out in zip(tasks, workers.map(_measure_recorded, tasks, "measuring replays", "replay", progress)):
+        _, _, cat, group, replay_path, map_path, rp = task
+        if isinstance(out, str):
+            skipped.append(Skipped(replay_path, out))
             continue
-        rng = np.random.default_rng([seed, i])
-        by_cat.setdefault(cat, []).append(
-            measure(cat, group, str(pair.replay_path), bm, bm.map_times(rp), rp.x, rp.y, rp.keys, result, rng, rp))
+        by_cat.setdefault(cat, []).append(out)
         if cat == "human":
-            refs.append(Ref(pair.map_path, rp.mods, group))
+            refs.append(Ref(map_path, rp.mods, group))
     return by_cat, refs, skipped
 
 
-def agent_samples(name: str, agent, refs: list[Ref], seed: int, load: _Maps, progress: bool = True) -> list[Sample]:
-    """``agent`` plays every reference's map with its mods (once per map and mods when
-    the agent is deterministic)."""
-    samples, seen = [], set()
-    for i, ref in enumerate(tqdm(refs, desc=f"playing {name}", unit="play", disable=not progress)):
+def _play_ref(task) -> Sample:
+    name, ref, seed, i, n = task
+    bm = _WORKER["maps"](ref.map_path, ref.mods)
+    p = play(_agent(name), bm, seed=seed * 100_003 + i)
+    t, x, y, k = (np.asarray(c) for c in zip(*p.frames))
+    return measure(name, ref.group, f"{name} on {bm.display_name}", bm, t, x, y, k, p.result,
+                   np.random.default_rng([seed, 1 + n, zlib.crc32(name.encode())]))
+
+
+def agent_samples(name: str, deterministic: bool, refs: list[Ref], seed: int, workers: Workers,
+                  progress: bool = True) -> list[Sample]:
+    """Agent ``name`` plays every reference's map with its mods (once per map and mods
+    when it is ``deterministic``)."""
+    tasks, seen = [], set()
+    for i, ref in enumerate(refs):
         key = (ref.map_path, ref.mods)
-        if getattr(agent, "deterministic", False) and key in seen:
+        if deterministic and key in seen:
             continue
         seen.add(key)
-        bm = load(ref.map_path, ref.mods)
-        p = play(agent, bm, seed=seed * 100_003 + i)
-        t, x, y, k = (np.asarray(c) for c in zip(*p.frames))
-        samples.append(measure(name, ref.group, f"{name} on {bm.display_name}", bm, t, x, y, k, p.result,
-                               np.random.default_rng([seed, 1 + len(samples), zlib.crc32(name.encode())])))
-    return samples
+        tasks.append((name, ref, seed, i, len(tasks)))
+    return workers.map(_play_ref, tasks, f"playing {name}", "play", progress)
 
 
-def _windows(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
-    x = [s.windows for s in samples if len(s.windows)]
-    g = [np.full(len(s.windows), s.group) for s in samples if len(s.windows)]
-    return (np.concatenate(x), np.concatenate(g)) if x else (np.empty((0, len(metrics.FEATURE_NAMES))), np.empty(0, str))
+VIEW = {"gbt": "windows", "seq": "seq", "keys": "key_windows"}  # the Sample field each detector reads
 
 
-def c2st_samples(a: list[Sample], b: list[Sample], seed: int) -> tuple[float, tuple[float, float]]:
-    """Can plays ``b`` be told from plays ``a`` by their motion?"""
-    xa, ga = _windows(a)
-    xb, gb = _windows(b)
-    return metrics.c2st(xa, ga, xb, gb, seed=seed)
+def _windows(samples: list[Sample], detector: str) -> tuple[np.ndarray, np.ndarray]:
+    x = [getattr(s, VIEW[detector]) for s in samples]
+    g = [np.full(len(w), s.group) for s, w in zip(samples, x) if len(w)]
+    x = [w for w in x if len(w)]
+    return (np.concatenate(x), np.concatenate(g)) if x else (np.empty((0,) + _shape(detector)), np.empty(0, str))
 
 
-def human_vs_human(humans: list[Sample], seed: int) -> tuple[float, tuple[float, float], tuple[list, list]]:
-    """Disjoint halves of the players told apart, averaged over ``HUMAN_SPLITS`` random
-    splits (one split's AUC swings by +-0.05 with which players land together).
-    Returns (AUC, interval, the first split's halves)."""
+def _shape(detector: str) -> tuple[int, ...]:
+    return {"gbt": (len(metrics.FEATURE_NAMES),), "seq": (detectors.SEQ_WINDOW, len(detectors.SEQ_CHANNELS)),
+            "keys": (len(detectors.KEY_FEATURE_NAMES),)}[detector]
+
+
+Scores = dict  # detector -> (AUC, (low, high))
+
+
+def _test(task) -> tuple[float, tuple[float, float]]:
+    xa, ga, xb, gb, seed, detector = task
+    return metrics.c2st(xa, ga, xb, gb, seed=seed, fit=detectors.FIT[detector])
+
+
+class TwoSample:
+    """The run's two-sample tests, gathered first and then run together (on all the
+    workers at once): ``add`` names a test, ``run`` returns {name: Scores}."""
+
+    def __init__(self, which: tuple[str, ...]):
+        self.which, self.tasks, self.names = which, [], []
+
+    def add(self, name, a: list[Sample], b: list[Sample], seed: int) -> None:
+        for d in self.which:
+            self.tasks.append(_windows(a, d) + _windows(b, d) + (seed, d))
+            self.names.append((name, d))
+
+    def run(self, workers: Workers, progress: bool) -> dict:
+        out: dict = {}
+        for (name, d), r in zip(self.names, workers.map(_test, self.tasks, "two-sample tests", "test", progress)):
+            out.setdefault(name, {})[d] = r
+        return out
+
+
+def headline(scores: Scores) -> tuple[float, tuple[float, float]]:
+    """The hardest detector's AUC and interval: a player is as human as its most
+    telling view allows."""
+    known = {d: v for d, v in scores.items() if np.isfinite(v[0])}
+    if not known:
+        return float("nan"), (float("nan"), float("nan"))
+    return known[max(known, key=lambda d: known[d][0])]
+
+
+def human_splits(humans: list[Sample], seed: int) -> list[tuple[list, list, int]]:
+    """``HUMAN_SPLITS`` random splits of the players into disjoint halves, as (half a,
+    half b, the test's seed); none when there are under 4 players.  One split's AUC
+    swings by +-0.05 with which players land together, so the benchmark averages them."""
     players = sorted({s.group for s in humans})
     if len(players) < 4:
-        return float("nan"), (float("nan"), float("nan")), (humans, [])
-    aucs, los, his, first = [], [], [], None
+        return []
+    out = []
     for r in range(HUMAN_SPLITS):
         perm = np.random.default_rng([seed, 7, r]).permutation(len(players))
         half = {players[i] for i in perm[: len(players) // 2]}
-        a = [s for s in humans if s.group in half]
-        b = [s for s in humans if s.group not in half]
-        first = first or (a, b)
-        auc, (lo, hi) = c2st_samples(a, b, seed + r)
-        aucs.append(auc), los.append(lo), his.append(hi)
-    return float(np.mean(aucs)), (float(np.mean(los)), float(np.mean(his))), first
+        out.append(([s for s in humans if s.group in half], [s for s in humans if s.group not in half], seed + r))
+    return out
+
+
+def averaged(runs: list[Scores], which: tuple[str, ...]) -> Scores:
+    """Each detector's AUC and interval bounds averaged over the splits' tests."""
+    if not runs:
+        return {d: (float("nan"), (float("nan"), float("nan"))) for d in which}
+    return {d: (float(np.mean([r[d][0] for r in runs])), (float(np.mean([r[d][1][0] for r in runs])),
+                                                         float(np.mean([r[d][1][1] for r in runs]))))
+            for d in which}
 
 
 def _pooled(samples: list[Sample], key: str, rng: np.random.Generator) -> np.ndarray:
@@ -191,8 +312,10 @@ def _pooled(samples: list[Sample], key: str, rng: np.random.Generator) -> np.nda
     return rng.choice(v, KINEMATIC_SAMPLE, replace=False) if len(v) > KINEMATIC_SAMPLE else v
 
 
-def summarize(samples: list[Sample], reference: list[Sample], auc, ci, seed: int) -> dict:
-    """A row: accuracy side from the judge, human-likeness side against ``reference``."""
+def summarize(samples: list[Sample], reference: list[Sample], scores: Scores, seed: int) -> dict:
+    """A row: accuracy side from the judge, human-likeness side against ``reference``
+    (``scores``: each detector's AUC, the headline being the highest)."""
+    auc, ci = headline(scores)
     rng = np.random.default_rng(seed)
     counts = np.array([s.counts for s in samples])
     total = counts.sum(0)
@@ -215,6 +338,7 @@ def summarize(samples: list[Sample], reference: list[Sample], auc, ci, seed: int
         "spinners": spinners,
         "c2st_auc": _round(auc),
         "c2st_auc_ci": [_round(ci[0]), _round(ci[1])],
+        "detectors": _detector_rows(scores),
         "wasserstein": {k: _round(metrics.wasserstein(_pooled(samples, k, rng), _pooled(reference, k, rng)))
                         for k in ("speed", "acceleration", "jerk", "angle", "hit_error")},
         "snaps_per_1000_objects": round(1000 * sum(s.snaps for s in samples) / max(objects, 1), 2),
@@ -225,15 +349,21 @@ def summarize(samples: list[Sample], reference: list[Sample], auc, ci, seed: int
     }
 
 
+def _detector_rows(scores: Scores) -> dict:
+    return {d: {"auc": _round(auc), "ci": [_round(lo), _round(hi)]} for d, (auc, (lo, hi)) in scores.items()}
+
+
 def _key_summary(samples: list[Sample], reference: list[Sample]) -> dict:
     """The timing half, pooled over plays: press length (median, and its 1-D Wasserstein
     distance to the reference's), alternation in streams, double taps per 1,000 circles,
     and the share of slider time a key was held."""
     k = [s.keys for s in samples]
+    errors = np.concatenate([s.hit_errors for s in samples]) if samples else np.empty(0)
     press = np.concatenate([s.press_ms for s in k]) if k else np.empty(0)
     ref_press = np.concatenate([s.keys.press_ms for s in reference]) if reference else np.empty(0)
     pairs, circles, slider_ms = (sum(getattr(s, a) for s in k) for a in ("stream_pairs", "circles", "slider_ms"))
     return {
+        "hit_error_mean_ms": _round(float(errors.mean()), 2) if errors.size else None,
         "press_ms_median": _round(float(np.median(press)), 1) if press.size else None,
         "w1_press_ms": _round(metrics.wasserstein(press, ref_press), 2),
         "stream_alternation": _round(sum(s.alternations for s in k) / pairs, 3) if pairs else None,
@@ -257,20 +387,31 @@ def parse_agents(spec: str, checkpoint: Path | None) -> list[tuple[str, Path | N
 
 
 def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, seed: int = 0,
-        held_out: set[str] | None = None, options: dict[str, dict] | None = None, progress: bool = True) -> dict:
+        held_out: set[str] | None = None, options: dict[str, dict] | None = None, progress: bool = True,
+        which: tuple[str, ...] = detectors.DETECTORS, jobs: int = 1) -> dict:
     """The whole benchmark; returns what ``results.json`` holds.
 
     ``held_out``: md5s of the maps whose human replays are the reference (a dataset's
     validation maps); by default every human replay is.  Calibration always uses them all.
-    ``options``: keyword arguments per agent name (e.g. ``{"bc": {"temperature": 0.3}}``)."""
+    ``options``: keyword arguments per agent name (e.g. ``{"bc": {"temperature": 0.3}}``).
+    ``which``: the detectors (:mod:`agents.detectors`) each two-sample test runs.
+    ``jobs``: processes for the plays and the tests (:class:`Workers`)."""
     options = options or {}
-    made = {name: make_agent(name, ck, **options.get(name, {})) for name, ck in agents if name != "human"}  # fail fast
-    load = _Maps()
-    by_cat, refs, skipped = recorded(Path(maps), Path(replays), seed, load, progress)
+    specs = {name: (ck, options.get(name, {})) for name, ck in agents if name != "human"}
+    made = {name: make_agent(name, ck, **kw) for name, (ck, kw) in specs.items()}  # fail fast, here
+    workers = Workers(jobs, specs)
+    try:
+        return _run(Path(maps), Path(replays), agents, made, seed, held_out, which, workers, progress)
+    finally:
+        workers.close()
+
+
+def _run(maps: Path, replays: Path, agents, made: dict, seed: int, held_out, which, workers: Workers, progress: bool) -> dict:
+    by_cat, refs, skipped = recorded(maps, replays, seed, workers, progress)
     humans = by_cat.get("human", [])
     if not humans:
         raise OsuInputError(f"{replays}: no human replays paired with maps under {maps}; the benchmark compares players with humans")
-    is_ref = [held_out is None or load(r.map_path, r.mods).md5 in held_out for r in refs]
+    is_ref = [held_out is None or s.map_md5 in held_out for s in humans]
     reference = [s for s, keep in zip(humans, is_ref) if keep]
     ref_refs = [r for r, keep in zip(refs, is_ref) if keep]
     if not reference:
@@ -278,59 +419,76 @@ def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, see
 
     plays: dict[str, list[Sample]] = {}
     for name in dict.fromkeys([n for n, _ in agents if n != "human"] + list(CALIBRATION_AGENTS)):
-        agent = made.get(name) or make_agent(name)
-        plays[name] = agent_samples(name, agent, refs if name in CALIBRATION_AGENTS else ref_refs, seed, load, progress)
+        deterministic = getattr(made.get(name) or make_agent(name), "deterministic", False)
+        plays[name] = agent_samples(name, deterministic, refs if name in CALIBRATION_AGENTS else ref_refs, seed,
+                                    workers, progress)
     in_reference = {r.group for r in ref_refs}
 
-    steps = tqdm(total=3 + len(agents) + len(by_cat), desc="two-sample tests", unit="test", disable=not progress)
-    hh_auc, hh_ci, (half_a, half_b) = human_vs_human(humans, seed)
-    steps.update()
+    tests = TwoSample(which)
+    splits = human_splits(humans, seed)
+    for r, (a, b, s) in enumerate(splits):
+        tests.add(("human", r), a, b, s)
+    ref_splits = splits if held_out is None else human_splits(reference, seed)
+    if held_out is not None:
+        for r, (a, b, s) in enumerate(ref_splits):
+            tests.add(("reference", r), a, b, s)
     robotic = [s for c in ROBOTIC for s in by_cat.get(c, [])] + [s for n in CALIBRATION_AGENTS for s in plays[n]]
-    hr_auc, hr_ci = c2st_samples(humans, robotic, seed)
-    steps.update()
+    tests.add("robotic", humans, robotic, seed)
     parts = {c: by_cat[c] for c in ROBOTIC if c in by_cat} | {n: plays[n] for n in CALIBRATION_AGENTS}
+    for name, samples in parts.items():
+        tests.add(("source", name), humans, samples, seed)
+    mine = {name: [s for s in plays[name] if held_out is None or s.map_md5 in held_out] for name, _ in agents if name != "human"}
+    for name, samples in mine.items():
+        tests.add(("player", name), reference, samples, seed)
+    for cat, samples in by_cat.items():
+        if cat != "human":
+            tests.add(("player", cat), reference, samples, seed)
+    done = tests.run(workers, progress)
+
+    hh = averaged([done["human", r] for r in range(len(splits))], which)
+    hr = done["robotic"]
     per_source = {}
     for name, samples in parts.items():
-        auc, ci = c2st_samples(humans, samples, seed)
-        per_source[name] = {"auc": _round(auc), "ci": [_round(ci[0]), _round(ci[1])], "plays": len(samples)}
-    steps.update()
-
+        scores = done["source", name]
+        auc, ci = headline(scores)
+        per_source[name] = {"auc": _round(auc), "ci": [_round(ci[0]), _round(ci[1])], "plays": len(samples),
+                            "detectors": _detector_rows(scores)}
     players = {}
     for name, _ in agents:
         if name == "human":
-            if held_out is None:
-                auc, ci, a, b = hh_auc, hh_ci, half_a, half_b
-            else:
-                auc, ci, (a, b) = human_vs_human(reference, seed)
-            row, halves = summarize(reference, reference, auc, ci, seed), summarize(a, b, auc, ci, seed)
+            key = "human" if held_out is None else "reference"
+            scores = averaged([done[key, r] for r in range(len(ref_splits))], which)
+            a, b = ref_splits[0][:2] if ref_splits else (reference, [])
+            row, halves = summarize(reference, reference, scores, seed), summarize(a, b, scores, seed)
             players["human"] = row | {
                 "wasserstein": halves["wasserstein"],
                 "keys": row["keys"] | {"w1_press_ms": halves["keys"]["w1_press_ms"]},
                 "note": "held-out humans: two disjoint halves of the players against each other"}
         else:
-            mine = [s for s in plays[name] if held_out is None or s.map_md5 in held_out]
-            auc, ci = c2st_samples(reference, mine, seed)
-            players[name] = summarize(mine, reference, auc, ci, seed)
-        steps.update()
+            players[name] = summarize(mine[name], reference, done["player", name], seed)
     for cat, samples in by_cat.items():
         if cat != "human":
-            auc, ci = c2st_samples(reference, samples, seed)
-            players[cat] = summarize(samples, reference, auc, ci, seed) | {"recorded": True}
-        steps.update()
-    steps.close()
+            players[cat] = summarize(samples, reference, done["player", cat], seed) | {"recorded": True}
 
     human_clocks = np.array([s.clock_ms for s in humans])
+    hr_auc, hr_ci = headline(hr)
+    hh_auc, hh_ci = headline(hh)
+    motion = [d for d in which if d in MOTION_DETECTORS]
     calibration = {
+        "detectors": list(which),
         "human_vs_robotic_auc": _round(hr_auc),
         "human_vs_robotic_ci": [_round(hr_ci[0]), _round(hr_ci[1])],
-        "human_vs_robotic_ok": bool(hr_auc >= ROBOTIC_AUC_MIN),
+        "human_vs_robotic_detectors": _detector_rows(hr),
+        "human_vs_robotic_ok": bool(all(hr[d][0] >= ROBOTIC_AUC_MIN for d in motion)),
         "robotic_sources": per_source,
         "human_vs_human_auc": _round(hh_auc),
         "human_vs_human_ci": [_round(hh_ci[0]), _round(hh_ci[1])],
-        "human_vs_human_ok": bool(abs(hh_auc - 0.5) <= HUMAN_AUC_TOLERANCE),
+        "human_vs_human_detectors": _detector_rows(hh),
+        "human_vs_human_ok": bool(all(abs(v[0] - 0.5) <= HUMAN_AUC_TOLERANCE for v in hh.values())),
         "human_players": len({s.group for s in humans}),
         "human_replays": len(humans),
         "human_aimed": {c: {"auc": players[c]["c2st_auc"], "plays": players[c]["plays"],
+                            "detectors": players[c]["detectors"],
                             "timewarp_flagged": players[c]["timewarp_flagged"]} for c in HUMAN_AIMED if c in players},
         "humans_flagged_timewarp": int((human_clocks < metrics.TIMEWARP_CLOCK_MS).sum()),
         "human_frametime_ms_range": [_round(float(np.nanmin(human_clocks)), 2), _round(float(np.nanmax(human_clocks)), 2)],
@@ -344,7 +502,8 @@ def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, see
         "calibration": calibration,
         "players": players,
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in skipped],
-        "features": list(metrics.FEATURE_NAMES),
+        "features": {"gbt": list(metrics.FEATURE_NAMES), "seq": list(detectors.SEQ_CHANNELS),
+                     "keys": list(detectors.KEY_FEATURE_NAMES)},
     }
 
 
@@ -352,24 +511,32 @@ def calibration_text(results: dict) -> str:
     """The sanity check printed with every result."""
     c = results["calibration"]
     ok = lambda b: "ok" if b else "NOT MET"  # noqa: E731
+    each = lambda rows: "  ".join(f"{d} {_fmt(v['auc'])}" for d, v in rows.items())  # noqa: E731
+    motion = [d for d in c["detectors"] if d in MOTION_DETECTORS]
     lines = [
-        f"calibration ({c['human_replays']} human replays, {c['human_players']} players):",
+        f"calibration ({c['human_replays']} human replays, {c['human_players']} players; detectors {', '.join(c['detectors'])}):",
         f"  human vs machine-aimed: AUC {_fmt(c['human_vs_robotic_auc'])} [{_fmt(c['human_vs_robotic_ci'][0])}, "
-        f"{_fmt(c['human_vs_robotic_ci'][1])}]  (needs >= {ROBOTIC_AUC_MIN}: {ok(c['human_vs_robotic_ok'])})",
+        f"{_fmt(c['human_vs_robotic_ci'][1])}]  ({each(c['human_vs_robotic_detectors'])}; needs >= {ROBOTIC_AUC_MIN} "
+        f"under {', '.join(motion) or 'no motion detector'}: {ok(c['human_vs_robotic_ok'])})",
     ]
     for name, s in c["robotic_sources"].items():
-        lines.append(f"    {name:10s} {s['plays']:4d} plays  AUC {_fmt(s['auc'])} [{_fmt(s['ci'][0])}, {_fmt(s['ci'][1])}]")
+        lines.append(f"    {name:10s} {s['plays']:4d} plays  AUC {_fmt(s['auc'])} [{_fmt(s['ci'][0])}, {_fmt(s['ci'][1])}]"
+                     f"  ({each(s['detectors'])})")
     lines.append(f"  human vs human (disjoint players, {HUMAN_SPLITS} splits): AUC {_fmt(c['human_vs_human_auc'])} "
                  f"[{_fmt(c['human_vs_human_ci'][0])}, {_fmt(c['human_vs_human_ci'][1])}]  "
-                 f"(near 0.5: {ok(c['human_vs_human_ok'])})")
+                 f"({each(c['human_vs_human_detectors'])}; each near 0.5: {ok(c['human_vs_human_ok'])})")
     for name, s in c["human_aimed"].items():
         if name == "timewarp":
             lines.append(f"  timewarp: {s['timewarp_flagged']}/{s['plays']} caught by frametime (recording clock < "
                          f"{c['timewarp_clock_ms']} ms; humans {c['human_frametime_ms_range'][0]}-"
-                         f"{c['human_frametime_ms_range'][1]} ms, {c['humans_flagged_timewarp']} flagged); motion AUC {_fmt(s['auc'])}")
+                         f"{c['human_frametime_ms_range'][1]} ms, {c['humans_flagged_timewarp']} flagged); "
+                         f"AUC {_fmt(s['auc'])} ({each(s['detectors'])})")
+        elif name == "relax":
+            lines.append(f"  relax: aimed by a person, tapped by the game: the keys view should catch it: "
+                         f"AUC {_fmt(s['auc'])} ({each(s['detectors'])}; {s['plays']} plays)")
         else:
-            lines.append(f"  {name}: aimed by a person, so a motion judge should rate it human: motion AUC {_fmt(s['auc'])} "
-                         f"({s['plays']} plays)")
+            lines.append(f"  {name}: aimed and tapped by a person: AUC {_fmt(s['auc'])} ({each(s['detectors'])}; "
+                         f"{s['plays']} plays)")
     return "\n".join(lines)
 
 
@@ -379,9 +546,11 @@ def _fmt(v, nd: int = 3) -> str:
 
 def table(results: dict) -> str:
     """Markdown, one row per player."""
-    head = ("| player | plays | accuracy % [95% CI] | UR | spinners | C2ST AUC [95% CI] | W1 speed | W1 accel | "
-            "W1 jerk | W1 angle | W1 hit error | press ms | W1 press | stream alternation | double taps/1k | "
-            "slider hold | snaps/1k | frametime ms | fast-clock flags |")
+    which = results["calibration"]["detectors"]
+    head = ("| player | plays | accuracy % [95% CI] | UR | spinners | C2ST AUC [95% CI] | "
+            + "".join(f"AUC {d} | " for d in which) +
+            "W1 speed | W1 accel | W1 jerk | W1 angle | W1 hit error | hit error mean | press ms | W1 press | "
+            "stream alternation | double taps/1k | slider hold | snaps/1k | frametime ms | fast-clock flags |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, p in results["players"].items():
         w, kv = p["wasserstein"], p["keys"]
@@ -389,8 +558,9 @@ def table(results: dict) -> str:
         lines.append(
             f"| {name} | {p['plays']} | {p['accuracy']:.2f} [{p['accuracy_ci'][0]:.2f}, {p['accuracy_ci'][1]:.2f}] | "
             f"{_fmt(p['unstable_rate'], 0)} | {spin} | {_fmt(p['c2st_auc'])} [{_fmt(p['c2st_auc_ci'][0])}, {_fmt(p['c2st_auc_ci'][1])}] | "
+            + "".join(f"{_fmt(p['detectors'][d]['auc'])} | " for d in which) +
             f"{_fmt(w['speed'], 2)} | {_fmt(w['acceleration'], 2)} | {_fmt(w['jerk'], 2)} | {_fmt(w['angle'], 1)} | "
-            f"{_fmt(w['hit_error'], 1)} | {_fmt(kv['press_ms_median'], 0)} | {_fmt(kv['w1_press_ms'], 1)} | "
+            f"{_fmt(w['hit_error'], 1)} | {_fmt(kv['hit_error_mean_ms'], 1)} | {_fmt(kv['press_ms_median'], 0)} | {_fmt(kv['w1_press_ms'], 1)} | "
             f"{_fmt(kv['stream_alternation'], 2)} | {_fmt(kv['double_taps_per_1000_circles'], 1)} | {_fmt(kv['slider_hold'], 3)} | "
             f"{p['snaps_per_1000_objects']:.1f} | {_fmt(p['frametime_ms'], 2)} | "
             f"{p['timewarp_flagged']}/{p['plays']} |")

@@ -292,7 +292,9 @@ def _benchmark(args: argparse.Namespace) -> int:
         held = set(Dataset(args.held_out).meta["val_maps"])
     _play_threads()
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
-    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held, options={name: _agent_options(args, name) for name in LEARNED})
+    results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held,
+                            options={name: _agent_options(args, name) for name in LEARNED}, which=args.detectors,
+                            jobs=args.jobs)
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
     print()
@@ -329,6 +331,21 @@ _positive_int = _number(int, 0, False, "at least 1")
 _non_negative_int = _number(int, 0, True, "0 or more")
 _positive_float = _number(float, 0.0, False, "a positive number")
 _non_negative_float = _number(float, 0.0, True, "a number >= 0")
+
+
+def _default_jobs() -> int:
+    """The cores this process may run on (taskset and cpusets count), at most 4: each
+    worker holds its own copy of the windows."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _detectors(text: str) -> tuple[str, ...]:
+    from .detectors import parse
+
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _share(text: str) -> float:
@@ -446,6 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")
     bn.add_argument("--out", type=Path, default=Path("benchmark"), help="folder for results.json, results.md, tradeoff.png")
     bn.add_argument("--seed", type=int, default=0, help="seed (same seed, same results)")
+    bn.add_argument("--jobs", type=_positive_int, default=_default_jobs(),
+                    help="processes for the plays and the two-sample tests (default: the cores this process may use, at most 4)")
+    bn.add_argument("--detectors", type=_detectors, default="gbt,seq,keys",
+                    help="comma-separated detectors of the two-sample test: gbt (motion statistics), seq (a 1-D CNN on "
+                         "raw cursor and key windows), keys (timing statistics); the headline AUC is their maximum")
     bn.set_defaults(func=_benchmark)
     return p
 

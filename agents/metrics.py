@@ -47,20 +47,27 @@ FEATURE_NAMES = (
 )
 
 
-def resample(t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, bm: Beatmap, phase: float = 0.0) -> np.ndarray:
-    """Cursor positions ``(n, 2)`` every 1/60 s of real time while the map's objects play.
-
-    ``phase`` (0-1 of a frame) shifts the grid; repeated frame times keep the last frame,
-    as the game shows the newest input of a millisecond."""
+def frame_grid(t_ms: np.ndarray, bm: Beatmap, phase: float = 0.0) -> np.ndarray:
+    """Map times every 1/60 s of real time while the map's objects play and the play has
+    frames, shifted by ``phase`` (0-1 of a frame)."""
     t = np.asarray(t_ms, np.float64)
-    keep = np.r_[t[1:] != t[:-1], True]
-    t, x, y = t[keep], np.asarray(x, np.float64)[keep], np.asarray(y, np.float64)[keep]
     if not bm.n_objects or t.size < 2:
-        return np.empty((0, 2))
+        return np.empty(0)
     start = max(float(bm.start_ms[0]), t[0])
     stop = min(float(bm.end_ms.max()), t[-1])
     step = FRAME_MS * bm.clock_rate
-    grid = start + (phase + np.arange(max(0, int((stop - start) / step)))) * step
+    return start + (phase + np.arange(max(0, int((stop - start) / step)))) * step
+
+
+def resample(t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, bm: Beatmap, phase: float = 0.0) -> np.ndarray:
+    """Cursor positions ``(n, 2)`` on :func:`frame_grid`; repeated frame times keep the
+    last frame, as the game shows the newest input of a millisecond."""
+    t = np.asarray(t_ms, np.float64)
+    keep = np.r_[t[1:] != t[:-1], True]
+    t, x, y = t[keep], np.asarray(x, np.float64)[keep], np.asarray(y, np.float64)[keep]
+    grid = frame_grid(t, bm, phase)
+    if not grid.size:
+        return np.empty((0, 2))
     return np.column_stack([np.interp(grid, t, x), np.interp(grid, t, y)])
 
 
@@ -199,45 +206,66 @@ class KeyStats:
     slider_ms: float
 
 
-def key_stats(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> KeyStats:
-    """:class:`KeyStats` of a play on ``bm`` (frames on the map's clock; keys M1/M2 bits,
-    K1/K2 counted as the mouse buttons they set)."""
+def presses(t_ms: np.ndarray, keys: np.ndarray, clock_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every press of a play, in time order: (map ms it began, key 0/1 for M1/M2, real ms
+    it was held).  K1/K2 count as the mouse buttons they set."""
     t = np.asarray(t_ms, np.float64)
-    down = np.stack([(np.asarray(keys) & bit) > 0 for bit in (M1, M2)], 1)
-    presses, lengths = [], []  # (time, key) of each press, and how long it was held
+    down = held(keys)
+    times, which, lengths = [], [], []
     for k in (0, 1):
-        d = down[:, k].astype(np.int8)
-        edges = np.diff(np.r_[0, d, 0])
+        edges = np.diff(np.r_[0, down[:, k].astype(np.int8), 0])
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        for a, b in zip(starts.tolist(), ends.tolist()):
-            presses.append((t[a], k))
-            lengths.append((t[min(b, len(t) - 1)] - t[a]) / bm.clock_rate)
-    presses.sort()
-    pt = np.array([p[0] for p in presses])
-    pk = np.array([p[1] for p in presses])
+        times.append(t[starts])
+        which.append(np.full(len(starts), k, np.int8))
+        lengths.append((t[np.minimum(ends, len(t) - 1)] - t[starts]) / clock_rate)
+    times, which, lengths = np.concatenate(times), np.concatenate(which), np.concatenate(lengths)
+    order = np.lexsort((which, times))
+    return times[order], which[order], lengths[order]
+
+
+def held(keys: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` bool: M1 and M2 down in each frame."""
+    k = np.asarray(keys)
+    return np.stack([(k & M1) > 0, (k & M2) > 0], 1)
+
+
+def held_ms_before(t_ms: np.ndarray, down: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
+    """Map ms a key (``down``, per frame, held until the next frame) had been down before
+    each of ``at_ms``: the running integral of the frames' states, exact between frames."""
+    t = np.asarray(t_ms, np.float64)
+    if len(t) == 0:
+        return np.zeros(len(at_ms))
+    cum = np.r_[0.0, np.cumsum(np.diff(t) * down[:-1])]
+    a = np.asarray(at_ms, np.float64)
+    i = np.clip(np.searchsorted(t, a, side="right") - 1, 0, len(t) - 1)
+    return np.where(a < t[0], 0.0, cum[i] + (a - t[i]) * down[i])
+
+
+def key_stats(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> KeyStats:
+    """:class:`KeyStats` of a play on ``bm`` (frames on the map's clock)."""
+    pt, pk, lengths = presses(t_ms, keys, bm.clock_rate)
     gaps = np.diff(pt) / bm.clock_rate if len(pt) > 1 else np.empty(0)
     stream = gaps < STREAM_GAP_MS
-    # a press belongs to the object whose start is nearest; a circle is double-tapped when
-    # two of its own presses fall inside its 50 window (a stream's next press is not one)
     circles = np.flatnonzero(bm.kind == CIRCLE)
-    double = 0
-    if len(pt) and len(circles):
-        starts = bm.start_ms.astype(np.float64)
-        j = nearest(starts, pt)
-        inside = np.abs(pt - starts[j]) <= bm.hit_window_50
-        per_object = np.bincount(j[inside], minlength=len(starts))
-        double = int((per_object[circles] >= 2).sum())
-    held_ms = total_ms = 0.0
-    any_down = down.any(1)
-    for i in np.flatnonzero(bm.kind == SLIDER).tolist():
-        s, e = float(bm.start_ms[i]), float(bm.end_ms[i])
-        grid = np.arange(s, e, 1.0)
-        if grid.size:
-            f = np.searchsorted(t, grid, side="right") - 1
-            held_ms += float(np.where(f >= 0, any_down[np.maximum(f, 0)], False).sum())
-            total_ms += float(grid.size)
-    return KeyStats(np.asarray(lengths), int(stream.sum()), int((stream & (pk[1:] != pk[:-1])).sum()) if len(pk) > 1 else 0,
-                    double, len(circles), held_ms, total_ms)
+    double = int((presses_per_object(bm, pt)[circles] >= 2).sum()) if len(pt) and len(circles) else 0
+    sliders = np.flatnonzero(bm.kind == SLIDER)
+    any_down = held(keys).any(1)
+    s, e = bm.start_ms[sliders].astype(np.float64), bm.end_ms[sliders].astype(np.float64)
+    held_ms = held_ms_before(t_ms, any_down, e) - held_ms_before(t_ms, any_down, s)
+    return KeyStats(lengths, int(stream.sum()), int((stream & (pk[1:] != pk[:-1])).sum()) if len(pk) > 1 else 0,
+                    double, len(circles), float(held_ms.sum()), float((e - s).sum()))
+
+
+def presses_per_object(bm: Beatmap, press_ms: np.ndarray) -> np.ndarray:
+    """How many presses each object got inside its 50 window.  A press belongs to the
+    object whose start is nearest, so a stream's next press is not a circle's second;
+    two of a circle's own presses are a double tap."""
+    starts = bm.start_ms.astype(np.float64)
+    if not len(starts) or not len(press_ms):
+        return np.zeros(len(starts), int)
+    j = nearest(starts, press_ms)
+    inside = np.abs(press_ms - starts[j]) <= bm.hit_window_50
+    return np.bincount(j[inside], minlength=len(starts))
 
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -247,15 +275,27 @@ def wasserstein(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(wasserstein_distance(a, b)) if a.size and b.size else None
 
 
+def fit_gbt(x: np.ndarray, y: np.ndarray, seed: int):
+    """Gradient-boosted trees on window statistics (NaN is a branch of its own); returns
+    a scorer of new windows (probability of class 1)."""
+    clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, learning_rate=0.1, max_leaf_nodes=15,
+                                         min_samples_leaf=40, l2_regularization=1.0,
+                                         early_stopping=False, random_state=seed)
+    clf.fit(x, y)
+    return lambda xt: clf.predict_proba(xt)[:, 1]
+
+
 def c2st(xa: np.ndarray, groups_a: np.ndarray, xb: np.ndarray, groups_b: np.ndarray, *, seed: int = 0,
-         folds: int = 5, n_boot: int = 500) -> tuple[float, tuple[float, float]]:
+         folds: int = 5, n_boot: int = 500, fit=fit_gbt) -> tuple[float, tuple[float, float]]:
     """Classifier two-sample test: can windows ``xb`` be told from windows ``xa``?
 
     Groups (players; a play paired with a human's replay shares that human's group) are
     dealt into folds, so the classifier is always scored on players it never saw; the
     ROC AUC is taken within each fold and averaged, and resampling groups with
-    replacement gives its 95% interval.  Classes are weighted equally.  Returns (nan, (nan, nan)) when
-    there are too few groups to split."""
+    replacement gives its 95% interval.  Classes are weighted equally.  ``fit(x, y,
+    seed)`` trains a detector on one fold's rest and returns its scorer (default
+    :func:`fit_gbt`; windows may be of any shape after the first axis).  Returns
+    (nan, (nan, nan)) when there are too few groups to split."""
     x = np.concatenate([xa, xb])
     y = np.r_[np.zeros(len(xa), np.int8), np.ones(len(xb), np.int8)]
     g = np.concatenate([np.asarray(groups_a, str), np.asarray(groups_b, str)])
@@ -273,11 +313,7 @@ def c2st(xa: np.ndarray, groups_a: np.ndarray, xb: np.ndarray, groups_b: np.ndar
         if not test.any() or len(np.unique(yt)) < 2:
             continue
         idx = _balanced(np.flatnonzero(train), yt, rng)
-        clf = HistGradientBoostingClassifier(max_iter=MAX_ITER, learning_rate=0.1, max_leaf_nodes=15,
-                                             min_samples_leaf=40, l2_regularization=1.0,
-                                             early_stopping=False, random_state=seed)
-        clf.fit(x[idx], y[idx])
-        score[test] = clf.predict_proba(x[test])[:, 1]
+        score[test] = fit(x[idx], y[idx], seed)(x[test])
     folds_ = [_Fold(y[fold == f], score[fold == f], gid[fold == f]) for f in range(k)]
     ones = np.ones(len(names))
     auc = _mean_auc(folds_, ones)
