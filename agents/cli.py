@@ -224,6 +224,15 @@ def _train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_keys(args: argparse.Namespace) -> int:
+    from .keys import KeysArgs, train_keys
+
+    _train_threads(args)
+    losses = train_keys(_given(KeysArgs, args))
+    print(f"wrote {args.out}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))
+    return 0
+
+
 def _train_adversarial(args: argparse.Namespace) -> int:
     from .gail import AdversarialArgs, train_adversarial
 
@@ -283,7 +292,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
     """Every player's accuracy and human-likeness, with the calibration printed first."""
     from . import benchmark
-    from .runner import LEARNED
 
     held = None
     if args.held_out:
@@ -293,7 +301,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     _play_threads()
     agents = benchmark.parse_agents(args.agents, args.checkpoint)
     results = benchmark.run(args.maps, args.replays, agents, seed=args.seed, held_out=held,
-                            options={name: _agent_options(args, name) for name in LEARNED}, which=args.detectors,
+                            options={name: _agent_options(args, name) for name, _ in agents}, which=args.detectors,
                             jobs=args.jobs)
     paths = benchmark.write(results, args.out)
     print(benchmark.calibration_text(results))
@@ -400,8 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--phases", type=_positive_int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
     ds.add_argument("--seed", type=int, default=0, help="seed of the map split")
     ds.set_defaults(func=_dataset)
-    tr = sub.add_parser("train", help="train a model on a dataset: bc, gail or airl")
-    models = tr.add_subparsers(dest="model", required=True, metavar="{bc,gail,airl}")
+    tr = sub.add_parser("train", help="train a model on a dataset: bc, keys, gail or airl")
+    models = tr.add_subparsers(dest="model", required=True, metavar="{bc,keys,gail,airl}")
     tb = models.add_parser("bc", help="behavioural cloning of the LSTM policy")
     _train_common(tb)
     tb.add_argument("--steps", type=_positive_int, help="optimizer steps (default 3000)")
@@ -424,6 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 200)")
     tb.add_argument("--val-every", type=_positive_int, help="steps between validation losses (default 200)")
     tb.set_defaults(func=_train_bc)
+    tk = models.add_parser("keys", help="the sequential key decoder, by teacher forcing on the human replays")
+    _train_common(tk)
+    tk.add_argument("--steps", type=_positive_int, help="optimizer steps (default 2000)")
+    tk.add_argument("--batch", type=_positive_int, help="windows per step (default 64)")
+    tk.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3)")
+    tk.add_argument("--hidden", type=_positive_int, help="GRU width (default 128)")
+    tk.add_argument("--mixtures", type=_positive_int, help="Gaussians in the delay and hold distributions (default 5)")
+    tk.add_argument("--window-ms", type=_positive_float, help="window of map time decoded at once (default 600)")
+    tk.add_argument("--history", type=_positive_int, help="past windows each window sees (default 10)")
+    tk.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 500)")
+    tk.set_defaults(func=_train_keys)
     for algo, what in (("gail", "GAIL"), ("airl", "AIRL")):
         ta = models.add_parser(algo, help=f"{what} with imitation and PPO in the env, warm-started by BC")
         _train_common(ta)
@@ -443,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         ta.set_defaults(func=_train_adversarial, algo=algo)
     ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
-    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc, gail, airl")
+    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc, gail, airl; NAME+keys: with the key decoder")
     ev.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
     _bc_args(ev)
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
@@ -477,11 +496,14 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
+    p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
 
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
     """Keyword arguments for the named trained agent (``args.agent`` by default)."""
     name = name or args.agent
+    if name.endswith("+keys"):
+        return _agent_options(args, name[: -len("+keys")]) | {"keys_checkpoint": args.keys_checkpoint}
     if name == "bc":
         return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
     if name in ("gail", "airl"):
@@ -491,7 +513,7 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:
     p.add_argument("--map", type=Path, help=".osu beatmap (default: the bundled demo map)")
-    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, gail, airl (default: autoplay)")
+    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, gail, airl; NAME+keys: with the key decoder (default: autoplay)")
     p.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
     p.add_argument("--mods", default="NM", help="mods as acronyms, e.g. HDHR or DT")
     p.add_argument("--seed", type=int, default=0, help="random seed for agents that sample")

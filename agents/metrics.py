@@ -1,8 +1,10 @@
 """How human and how accurate a play is: the measures behind ``osu-imitation benchmark``.
 
-Accuracy comes from the judge.  Human-likeness is measured on the cursor's path only, so
-that a player whose keys are machine-pressed but whose aim is a person's (Relax) looks
-human to it, and one whose aim is the machine's (Autopilot, Auto) does not:
+Accuracy comes from the judge.  Human-likeness has two halves, the cursor's path and the
+keys' timing, measured apart so that each cheat shows where it lives: Relax (machine
+taps, a person's aim) in the timing, Autopilot (machine aim, a person's taps) in the
+path.  This module holds the measures; :mod:`agents.detectors` the classifiers that read
+them.
 
 - every play is resampled at 60 Hz of *real* time (a DT play's 25 map-ms is one frame)
   over the span of the map's objects, with a random phase, so a player's own recording
@@ -10,6 +12,8 @@ human to it, and one whose aim is the machine's (Autopilot, Auto) does not:
 - :func:`window_features` turns each 0.53 s window of that path into 22 numbers about
   the texture of the movement (speed, acceleration and jerk levels, how they relate,
   turning angles, stillness, straightness, wiggle, tremor-band power, sharp reversals);
+- :func:`key_stats` sums up the presses (lengths, alternation in streams, double taps,
+  slider holding);
 - :func:`c2st` trains a classifier to tell two sets of windows apart on one split of
   players and scores it on the others (ROC AUC, 0.5 = indistinguishable), with a
   bootstrap over players for the interval.

@@ -17,10 +17,20 @@ from .baselines import SCRIPTED
 
 LEARNED = ("bc", "gail", "airl")
 AGENT_NAMES = tuple(SCRIPTED) + LEARNED
+KEYS_SUFFIX = "+keys"  # any agent's cursor with the key decoder's presses
 
 
 def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
-    """An agent by name: ``autoplay``, ``flower``, ``humanized`` or a trained model."""
+    """An agent by name: ``autoplay``, ``flower``, ``humanized``, a trained model, or any
+    of them with the sequential key decoder's presses (``bc+keys``; ``keys_checkpoint``)."""
+    if name.endswith(KEYS_SUFFIX):
+        keys_checkpoint = kwargs.pop("keys_checkpoint", None)
+        if keys_checkpoint is None:
+            raise AgentError(f"agent {name!r} takes its keys from the key decoder: pass --keys-checkpoint (made by `osu-imitation train keys`)")
+        from .keys import WithKeys
+
+        return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint)
+    kwargs.pop("keys_checkpoint", None)
     if name in SCRIPTED:
         return SCRIPTED[name](**kwargs)
     if name in LEARNED:
@@ -36,7 +46,7 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
         if agent.name != name:
             raise AgentError(f"{checkpoint}: a {agent.name} checkpoint, not {name}; use --agent {agent.name}")
         return agent
-    raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}")
+    raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}, each also as NAME{KEYS_SUFFIX}")
 
 
 def play(agent, beatmap: Beatmap, *, seed: int | None = None) -> Play:

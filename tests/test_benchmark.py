@@ -108,13 +108,13 @@ def tiny_library(tmp_path):
     return maps, replays
 
 
-def test_benchmark_writes_its_outputs_reports_missing_maps_and_is_deterministic(tiny_library, tmp_path, capsys):
+def test_benchmark_writes_its_outputs_reports_missing_maps_and_is_deterministic_on_any_workers(tiny_library, tmp_path, capsys):
     maps, replays = tiny_library
     outs = []
-    for run in ("a", "b"):
+    for run, jobs in (("a", "1"), ("b", "2")):  # in this process, and on two workers: the same results
         out = tmp_path / run
         assert main(["benchmark", "--maps", str(maps), "--replays", str(replays), "--agents", "human,autoplay",
-                     "--out", str(out), "--seed", "3"]) == 0
+                     "--out", str(out), "--seed", "3", "--jobs", jobs]) == 0
         outs.append(out)
     printed = capsys.readouterr().out
     assert "calibration" in printed and "orphan.osr" in printed and "no map with md5" in printed
@@ -126,6 +126,9 @@ def test_benchmark_writes_its_outputs_reports_missing_maps_and_is_deterministic(
     for p in res["players"].values():
         for key in ("accuracy", "c2st_auc", "c2st_auc_ci", "spinners_cleared", "unstable_rate"):
             assert key in p
+        assert set(p["detectors"]) == {"gbt", "seq", "keys"}
+        known = [v["auc"] for v in p["detectors"].values() if v["auc"] is not None]
+        assert p["c2st_auc"] == (max(known) if known else None)  # the headline is the hardest detector
     assert res["players"]["autoplay"]["accuracy"] == 100.0 and res["players"]["autoplay"]["unstable_rate"] == 0
     assert res["players"]["human"]["plays"] == 5
     assert [s["path"].endswith("orphan.osr") for s in res["skipped"]] == [True]
@@ -145,19 +148,26 @@ def test_benchmark_refuses_a_folder_without_humans(tmp_path, capsys):
 
 
 def test_calibration_on_real_data(shared_data, tmp_path, capsys):
-    """The acceptance numbers: humans and machine-aimed play separate, humans and humans
-    do not, timewarps are caught by their clock and no human is."""
+    """The acceptance numbers, under every detector: humans and machine-aimed play
+    separate (motion detectors; Autopilot's keys are a person's), humans and humans do
+    not, Relax's machine taps are caught by the keys view, timewarps by their clock and
+    no human by it."""
     assert main(["benchmark", "--maps", str(shared_data / "maps"), "--replays", str(shared_data / "replays"),
-                 "--agents", "human", "--out", str(tmp_path), "--seed", "0"]) == 0
+                 "--agents", "human", "--out", str(tmp_path), "--seed", "0", "--jobs", "2"]) == 0
     printed = capsys.readouterr().out
     c = json.loads((tmp_path / "results.json").read_text())["calibration"]
-    assert c["human_vs_robotic_auc"] >= 0.95 and c["human_vs_robotic_ok"]
-    assert abs(c["human_vs_human_auc"] - 0.5) <= 0.1 and c["human_vs_human_ok"]
-    assert c["robotic_sources"]["autopilot"]["auc"] > 0.95
-    assert c["robotic_sources"]["autoplay"]["auc"] > 0.95 and c["robotic_sources"]["flower"]["auc"] > 0.95
+    assert c["detectors"] == ["gbt", "seq", "keys"]
+    assert c["human_vs_robotic_ok"] and c["human_vs_robotic_auc"] >= 0.95
+    for d in ("gbt", "seq", "keys"):
+        assert c["human_vs_robotic_detectors"][d]["auc"] >= 0.95, d
+        assert 0.4 <= c["human_vs_human_detectors"][d]["auc"] <= 0.6, d
+        for source in ("autopilot", "autoplay", "flower") if d != "keys" else ("autoplay", "flower"):
+            assert c["robotic_sources"][source]["detectors"][d]["auc"] > 0.95, (source, d)
+    assert c["human_vs_human_ok"] and 0.4 <= c["human_vs_human_auc"] <= 0.6
+    assert c["human_aimed"]["relax"]["detectors"]["keys"]["auc"] >= 0.9
     tw = c["human_aimed"]["timewarp"]
     assert tw["timewarp_flagged"] == tw["plays"] == 4 and c["humans_flagged_timewarp"] == 0
-    assert c["human_aimed"]["stolen"]["auc"] < 0.7  # copies of human play look human
+    assert c["human_aimed"]["stolen"]["auc"] < 0.7  # copies of human play look human to every detector
     assert "human vs machine-aimed" in printed and "NOT MET" not in printed
 
 
