@@ -47,7 +47,9 @@ from . import metrics
 from .baselines import KEY_BITS, ScriptedAgent
 
 K_OBJECTS = 4  # upcoming objects in each observation (the env's default)
-OBS = obs_size(K_OBJECTS)
+ENTRY_AT = obs_size(K_OBJECTS)  # after the env's observation: when the cursor reaches each upcoming object
+OBS = ENTRY_AT + K_OBJECTS
+ENTRY_LEAD_MS = 300.0  # how long before an object's start the cursor's arrival is looked for
 HIST = 6  # per past window: presses of each key, mean log hold, share of it with a key down, cursor speed and distance
 CARRY = 4  # per key: held now (0/1), ms since its last release / window (clipped)
 MAX_EVENTS = 12  # presses per window the decoder may make (humans: 99.9th percentile is 6 in 600 ms)
@@ -76,7 +78,14 @@ class KeysArgs:
 
 
 class KeyDecoder(nn.Module):
-    """Window context -> GRU over events -> (delay mixture, key logits, hold mixture)."""
+    """Window context -> GRU over events -> (delay mixture, key logits, hold mixture).
+
+    Both mixtures are over ms and have two kinds of component: ``mixtures`` free
+    log-normals, and one Gaussian anchored at each of the ``K_OBJECTS`` upcoming objects
+    (the delay's at its start, the hold's at its end, as the observation gives them), whose
+    mean is that time plus a learned offset and whose spread is learned.  An anchored
+    component is a hit error: its offset the player's bias, its spread the unstable rate,
+    which a log-normal alone could only hold to a few per cent of the delay."""
 
     def __init__(self, hidden: int = 128, mixtures: int = 5, history: int = 10):
         super().__init__()
@@ -85,9 +94,9 @@ class KeyDecoder(nn.Module):
         self.context = nn.Sequential(nn.Linear(OBS + HIST * history + CARRY, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.Tanh())
         step_in = OBS + 3 + 2 + 1 + CARRY  # obs now, previous key one-hot (K1, K2, start), its log delay and hold, time so far, carry now
         self.gru = nn.GRU(step_in, hidden, batch_first=True)
-        self.delay_head = nn.Linear(hidden, 3 * mixtures)
+        self.delay_head = nn.Linear(hidden, 3 * (mixtures + 2 * K_OBJECTS))
         self.key_head = nn.Sequential(nn.Linear(hidden + 1 + CARRY, hidden), nn.GELU(), nn.Linear(hidden, 2))
-        self.hold_head = nn.Sequential(nn.Linear(hidden + 1 + 2 + OBS, hidden), nn.GELU(), nn.Linear(hidden, 3 * mixtures))
+        self.hold_head = nn.Sequential(nn.Linear(hidden + 1 + 2 + OBS, hidden), nn.GELU(), nn.Linear(hidden, 3 * (mixtures + K_OBJECTS)))
 
     def run(self, ctx: torch.Tensor, steps: torch.Tensor, h=None):
         """ctx (B, C), steps (B, L, S) -> GRU outputs (B, L, H), state."""
@@ -95,29 +104,76 @@ class KeyDecoder(nn.Module):
             h = self.context(ctx).unsqueeze(0)
         return self.gru(steps, h)
 
-    def delay(self, out):
-        p = self.delay_head(out).unflatten(-1, (self.mixtures, 3))
-        return p[..., 0], p[..., 1], p[..., 2].clamp(-5, 2)
+    def _mixture(self, p, anchors):
+        p = p.unflatten(-1, (self.mixtures + anchors[0].shape[-1], 3))
+        return p[..., 0], p[..., 1], p[..., 2].clamp(-6, 3), anchors
+
+    def delay(self, out, obs_now):
+        starts, entries = _anchors(obs_now, 1), _entries(obs_now)
+        return self._mixture(self.delay_head(out), (torch.cat([starts[0], entries[0]], -1), torch.cat([starts[1], entries[1]], -1)))
 
     def key(self, out, log_delay, carry_at):
         return self.key_head(torch.cat([out, log_delay.unsqueeze(-1), carry_at], -1))
 
     def hold(self, out, log_delay, key_onehot, obs_at):
-        p = self.hold_head(torch.cat([out, log_delay.unsqueeze(-1), key_onehot, obs_at], -1)).unflatten(-1, (self.mixtures, 3))
-        return p[..., 0], p[..., 1], p[..., 2].clamp(-5, 2)
+        return self._mixture(self.hold_head(torch.cat([out, log_delay.unsqueeze(-1), key_onehot, obs_at], -1)), _anchors(obs_at, 2))
 
 
-def _mixture_nll(params, target):
-    logit, mu, log_sigma = params
-    z = (target.unsqueeze(-1) - mu) * torch.exp(-log_sigma)
-    log_n = -0.5 * z.pow(2) - log_sigma - 0.5 * math.log(2 * math.pi)
-    return -torch.logsumexp(torch.log_softmax(logit, -1) + log_n, -1)
+OBJECT_AT = 6  # the observation's per-object block starts here (features.py); 14 values each
+ANCHOR_OFFSET_MS = 50.0  # unit of an anchored component's learned offset ...
+ANCHOR_SPREAD_MS = 20.0  # ... and of its spread
+
+
+def _anchors(obs: torch.Tensor, column: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ms from now to each upcoming object's start (column 1) or end (column 2), and
+    whether it is ahead) from observations (..., OBS)."""
+    idx = OBJECT_AT + 14 * torch.arange(K_OBJECTS)
+    ms = obs[..., idx + column] * 1000.0
+    return ms, (obs[..., idx] > 0.5) & (ms > 0)
+
+
+def _entries(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ms from now until the cursor reaches each upcoming object, and whether it is
+    ahead) from the block :class:`_Observer` adds."""
+    ms = obs[..., ENTRY_AT:ENTRY_AT + K_OBJECTS] * 1000.0
+    idx = OBJECT_AT + 14 * torch.arange(K_OBJECTS)
+    return ms, (obs[..., idx] > 0.5) & (ms > 0)
+
+
+def _component_log_density(params, d_ms: torch.Tensor) -> torch.Tensor:
+    """(..., M + A) log density of ``d_ms`` under every component, and the masked logits."""
+    logit, mu, log_sigma, (anchor, ahead) = params
+    M = logit.shape[-1] - anchor.shape[-1]
+    d = d_ms.clamp(min=0.5).unsqueeze(-1)
+    sig = torch.exp(log_sigma)
+    ln = math.log(2 * math.pi) * 0.5
+    free_sigma = sig[..., :M] * LOG_MS_SCALE
+    z = (torch.log(d) - mu[..., :M] * LOG_MS_SCALE) / free_sigma
+    free = -0.5 * z.pow(2) - torch.log(free_sigma) - ln - torch.log(d)
+    a_sigma = sig[..., M:] * ANCHOR_SPREAD_MS
+    za = (d - anchor - mu[..., M:] * ANCHOR_OFFSET_MS) / a_sigma
+    anchored = -0.5 * za.pow(2) - torch.log(a_sigma) - ln
+    masked = torch.cat([logit[..., :M], torch.where(ahead, logit[..., M:], torch.full_like(anchor, -1e9))], -1)
+    return torch.cat([free, anchored], -1), masked
+
+
+def _mixture_nll(params, target_ms):
+    dens, logit = _component_log_density(params, target_ms)
+    return -torch.logsumexp(torch.log_softmax(logit, -1) + dens, -1)
 
 
 def _mixture_sample(params, gen: torch.Generator) -> float:
-    logit, mu, log_sigma = (p.reshape(-1) for p in params)
-    j = int(torch.multinomial(torch.softmax(logit, -1), 1, generator=gen))
-    return float(mu[j] + torch.exp(log_sigma[j]) * torch.randn((), generator=gen))
+    """One draw in ms (at least 0.5)."""
+    logit, mu, log_sigma, (anchor, ahead) = (p.reshape(-1) if isinstance(p, torch.Tensor) else tuple(q.reshape(-1) for q in p)
+                                              for p in params)
+    M = logit.shape[0] - anchor.shape[0]
+    masked = torch.cat([logit[:M], torch.where(ahead, logit[M:], torch.full_like(anchor, -1e9))])
+    j = int(torch.multinomial(torch.softmax(masked, -1), 1, generator=gen))
+    e = float(torch.randn((), generator=gen))
+    sig = math.exp(float(log_sigma[j]))
+    if j < M:
+        return math.exp(float(mu[j]) * LOG_MS_SCALE + sig * LOG_MS_SCALE * e)
+    return max(0.5, float(anchor[j - M]) + float(mu[j]) * ANCHOR_OFFSET_MS + sig * ANCHOR_SPREAD_MS * e)
 
 
 def _log_ms(ms) -> np.ndarray:
@@ -172,16 +228,36 @@ def _state_before(events: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]
     return release, last
 
 
+def cursor_entry_ms(bm: Beatmap, path: tuple) -> np.ndarray:
+    """For each object, the first map ms (on a 2 ms grid) from ``ENTRY_LEAD_MS`` before its
+    start to the end of its 50 window at which the cursor is on its head; NaN when it
+    never is, and for spinners.  A press answers the cursor's arrival: a player who
+    presses before the cursor is there misses."""
+    t, x, y = path
+    offsets = np.arange(-ENTRY_LEAD_MS, bm.hit_window_50 + 1.0, 2.0)
+    grid = bm.start_ms.astype(np.float64)[:, None] + offsets
+    on = np.hypot(np.interp(grid, t, x) - bm.x[:, None], np.interp(grid, t, y) - bm.y[:, None]) <= bm.radius
+    first = np.where(on.any(1), grid[np.arange(len(grid)), on.argmax(1)], np.nan)
+    return np.where(bm.kind == 2, np.nan, first)
+
+
 class _Observer:
-    """observe() for one map, one (time, cursor) query at a time or many."""
+    """observe() for one map with the cursor on ``path``, and the cursor's arrival at
+    each upcoming object (:func:`cursor_entry_ms`, s from now, 0 when unknown)."""
 
     def __init__(self, bm: Beatmap, path: tuple):
         self.table, self.path = ObjectTable.build([bm]), path
+        self.entry = cursor_entry_ms(bm, path) if bm.n_objects else np.empty(0)
 
     def __call__(self, t_ms) -> np.ndarray:
         t = np.atleast_1d(np.asarray(t_ms, np.float64))
         pt, px, py = self.path
-        return observe(self.table, np.zeros(len(t), np.int64), t, np.interp(t, pt, px), np.interp(t, pt, py), K_OBJECTS)
+        base = observe(self.table, np.zeros(len(t), np.int64), t, np.interp(t, pt, px), np.interp(t, pt, py), K_OBJECTS)
+        n = len(self.entry)
+        idx = np.searchsorted(self.table.key, t, side="left")[:, None] + np.arange(K_OBJECTS)  # observe()'s objects
+        e = self.entry[np.minimum(idx, max(n - 1, 0))] if n else np.full(idx.shape, np.nan)
+        ahead = np.where((idx < n) & np.isfinite(e), np.clip((e - t[:, None]) / 1000.0, -10, 10), 0.0)
+        return np.concatenate([base, ahead.astype(np.float32)], 1)
 
 
 def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: float, history: int) -> list[dict]:
@@ -217,9 +293,9 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
         out.append({
             "ctx": ctx.astype(np.float32),
             "steps": np.asarray(steps, np.float32),
-            "delay": np.nan_to_num(_log_ms(delays), nan=np.nan).astype(np.float32),
+            "delay": delays.astype(np.float32),  # ms; NaN: no press after the window to learn the end from
             "key": inside[:, 1].astype(np.int64),
-            "hold": _log_ms(inside[:, 2]).astype(np.float32),
+            "hold": inside[:, 2].astype(np.float32),
             "carry_at": np.asarray(carry_at, np.float32).reshape(-1, CARRY),
             "obs_at": obs(inside[:, 0]).astype(np.float32) if len(inside) else np.zeros((0, OBS), np.float32),
         })
@@ -255,6 +331,7 @@ def _collate(batch: list[dict], device) -> dict:
         carry_at[i, :e], obs_at[i, :e] = b["carry_at"], b["obs_at"]
     t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     return {"ctx": t(np.stack([b["ctx"] for b in batch])), "steps": t(steps), "delay": t(delay), "dmask": t(dmask),
+            "delay_log": t(_log_ms(delay).astype(np.float32)),
             "key": t(key), "hold": t(hold), "emask": t(emask), "carry_at": t(carry_at), "obs_at": t(obs_at)}
 
 
@@ -262,9 +339,9 @@ def losses(model: KeyDecoder, b: dict) -> dict:
     """Teacher-forced negative log-likelihoods per valid step: delay (every step,
     including the one past the window's end), key and hold (every press)."""
     out, _ = model.run(b["ctx"], b["steps"])
-    delay_nll = _mixture_nll(model.delay(out), b["delay"])
-    key_ce = nn.functional.cross_entropy(model.key(out, b["delay"], b["carry_at"]).transpose(1, 2), b["key"], reduction="none")
-    hold_nll = _mixture_nll(model.hold(out, b["delay"], nn.functional.one_hot(b["key"], 2).float(), b["obs_at"]), b["hold"])
+    delay_nll = _mixture_nll(model.delay(out, b["steps"][..., :OBS]), b["delay"])
+    key_ce = nn.functional.cross_entropy(model.key(out, b["delay_log"], b["carry_at"]).transpose(1, 2), b["key"], reduction="none")
+    hold_nll = _mixture_nll(model.hold(out, b["delay_log"], nn.functional.one_hot(b["key"], 2).float(), b["obs_at"]), b["hold"])
     dm, em = b["dmask"].float(), b["emask"].float()
     return {"delay": (delay_nll * dm).sum() / dm.sum().clamp(min=1), "key": (key_ce * em).sum() / em.sum().clamp(min=1),
             "hold": (hold_nll * em).sum() / em.sum().clamp(min=1)}
@@ -397,9 +474,9 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             r, lr = _state_before(events, tau + 1e-6)
             step = np.concatenate([obs(tau)[0], np.eye(3)[prev[0]], _log_ms(prev[1:]) if i else [0.0, 0.0],
                                    [(tau - a) / window_ms], _carry(tau, r, lr, window_ms)])
-            out, h = model.run(c, torch.from_numpy(step.astype(np.float32)).view(1, 1, -1), h)
-            u = _mixture_sample(model.delay(out), gen)
-            delay = math.exp(u * LOG_MS_SCALE)
+            step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
+            out, h = model.run(c, step_t, h)
+            delay = _mixture_sample(model.delay(out, step_t[..., :OBS]), gen)
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay
@@ -408,13 +485,12 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             free = r <= tau
             if not free.any():
                 continue  # both keys held: nothing to press
-            lu = torch.tensor([[u]], dtype=torch.float32)
+            lu = torch.tensor([[float(_log_ms(delay))]], dtype=torch.float32)
             logits = model.key(out, lu, torch.from_numpy(carry_at.astype(np.float32)).view(1, 1, -1))[0, 0]
             logits = torch.where(torch.from_numpy(free), logits, torch.tensor(-1e9))
             k = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
             o_at = torch.from_numpy(obs(tau).astype(np.float32)).view(1, 1, -1)
-            hu = _mixture_sample(model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at), gen)
-            hold = max(1.0, math.exp(hu * LOG_MS_SCALE))
+            hold = max(1.0, _mixture_sample(model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at), gen))
             events = np.vstack([events, [tau, k, hold]])
             prev = (k, delay, hold)
     return events

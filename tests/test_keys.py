@@ -23,15 +23,16 @@ def _path(bm):
 
 
 def _forced(delay_ms: float, hold_ms: float, seed: int = 0) -> K.KeyDecoder:
-    """An untrained decoder whose delay and hold distributions are pinned (narrowly) at
-    the given ms, whatever it sees."""
+    """An untrained decoder whose delay and hold are drawn (narrowly) at the given ms
+    from its free components, whatever it sees."""
     torch.manual_seed(seed)
     m = K.KeyDecoder(hidden=16, mixtures=2, history=3)
     with torch.no_grad():
         for head, ms in ((m.delay_head, delay_ms), (m.hold_head[-1], hold_ms)):
             head.weight.zero_()
-            b = head.bias.view(2, 3)
-            b[:, 0], b[:, 1], b[:, 2] = 0.0, math.log(ms) / K.LOG_MS_SCALE, -5.0
+            b = head.bias.view(-1, 3)
+            b[:, 0], b[:, 1], b[:, 2] = 0.0, math.log(ms) / K.LOG_MS_SCALE, -6.0
+            b[2:, 0] = -30.0  # the anchored components: never
     return m.eval()
 
 
