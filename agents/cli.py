@@ -441,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--mixtures", type=_positive_int, help="Gaussians in the delay and hold distributions (default 5)")
     tk.add_argument("--window-ms", type=_positive_float, help="window of map time decoded at once (default 600)")
     tk.add_argument("--history", type=_positive_int, help="past windows each window sees (default 10)")
+    tk.add_argument("--spinner-share", type=_share, help="share of each batch drawn from windows with a spinner (default 0.25; they are ~2%% of play)")
     tk.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 500)")
     tk.set_defaults(func=_train_keys)
     for algo, what in (("gail", "GAIL"), ("airl", "AIRL")):

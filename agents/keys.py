@@ -70,6 +70,7 @@ class KeysArgs:
     mixtures: int = 5
     window_ms: float = 600.0
     history: int = 10
+    spinner_share: float = 0.25
     device: str | None = None
     resume: bool = False
     force: bool = False
@@ -291,6 +292,7 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
             r, lr = _state_before(events, tau)
             carry_at.append(_carry(tau, r, lr, window_ms))
         out.append({
+            "spinner": bool(((bm.kind == 2) & (bm.start_ms < b) & (bm.end_ms > a)).any()),
             "ctx": ctx.astype(np.float32),
             "steps": np.asarray(steps, np.float32),
             "delay": delays.astype(np.float32),  # ms; NaN: no press after the window to learn the end from
@@ -405,8 +407,12 @@ def train_keys(args: KeysArgs) -> dict:
                           "config": {"model": model.config, "args": asdict(args) | {"window_ms": args.window_ms}},
                           "kind": "keys"})
 
+    spinning = np.flatnonzero([w["spinner"] for w in train])
     while step < args.steps:
-        batch = _collate([train[i] for i in rng.integers(0, len(train), args.batch)], device)
+        n_spin = int(rng.binomial(args.batch, args.spinner_share)) if len(spinning) else 0
+        picks = np.r_[rng.integers(0, len(train), args.batch - n_spin), rng.choice(spinning, n_spin)] if n_spin else \
+            rng.integers(0, len(train), args.batch)
+        batch = _collate([train[i] for i in picks], device)
         parts = losses(model, batch)
         loss = sum(parts.values())
         opt.zero_grad()
