@@ -434,11 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
     tb.set_defaults(func=_train_bc)
     tk = models.add_parser("keys", help="the sequential key decoder, by teacher forcing on the human replays")
     _train_common(tk)
-    tk.add_argument("--steps", type=_positive_int, help="optimizer steps (default 2000)")
+    tk.add_argument("--steps", type=_positive_int, help="optimizer steps (default 8000)")
     tk.add_argument("--batch", type=_positive_int, help="windows per step (default 64)")
     tk.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3)")
     tk.add_argument("--hidden", type=_positive_int, help="GRU width (default 128)")
-    tk.add_argument("--mixtures", type=_positive_int, help="Gaussians in the delay and hold distributions (default 5)")
+    tk.add_argument("--mixtures", type=_positive_int, help="free log-normal components of the delay and hold mixtures, beside the anchored ones (default 5)")
     tk.add_argument("--window-ms", type=_positive_float, help="window of map time decoded at once (default 600)")
     tk.add_argument("--history", type=_positive_int, help="past windows each window sees (default 10)")
     tk.add_argument("--spinner-share", type=_share, help="share of each batch drawn from windows with a spinner (default 0.25; they are ~2%% of play)")
@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--replays", required=True, type=Path,
                     help="folder of .osr files; subfolders named human/auto/autopilot/relax/stolen/timewarp say who played")
     bn.add_argument("--agents", default="human,autoplay,humanized",
-                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT], gail[=CKPT], airl[=CKPT]")
+                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT], gail[=CKPT], "
+                         "airl[=CKPT], and any of them as NAME+keys (with --keys-checkpoint)")
     bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
     _bc_args(bn)
     bn.add_argument("--held-out", type=Path, help="dataset folder: only human replays on its validation maps are the reference")

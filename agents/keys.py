@@ -63,7 +63,7 @@ class KeysArgs:
     data: str
     out: str
     seed: int = 0
-    steps: int = 2000
+    steps: int = 8000
     batch: int = 64
     lr: float = 1e-3
     hidden: int = 128
