@@ -38,9 +38,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from osu_env.beatmap import Beatmap, load_beatmap
+from osu_env.beatmap import SPINNER, Beatmap, load_beatmap
 from osu_env.errors import AgentError, OsuInputError
-from osu_env.features import ObjectTable, obs_size, observe
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, ObjectTable, obs_size, observe
 from osu_env.replay import load_replay
 
 from . import metrics
@@ -120,25 +120,33 @@ class KeyDecoder(nn.Module):
         return self._mixture(self.hold_head(torch.cat([out, log_delay.unsqueeze(-1), key_onehot, obs_at], -1)), _anchors(obs_at, 2))
 
 
-OBJECT_AT = 6  # the observation's per-object block starts here (features.py); 14 values each
 ANCHOR_OFFSET_MS = 50.0  # unit of an anchored component's learned offset ...
 ANCHOR_SPREAD_MS = 20.0  # ... and of its spread
+
+
+_OBJECT_COLUMNS = GLOBAL_FEATURES + OBJECT_FEATURES * torch.arange(K_OBJECTS)  # each upcoming object's "present" flag
+
+
+def _ahead(obs: torch.Tensor, ms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return ms, (obs[..., _OBJECT_COLUMNS] > 0.5) & (ms > 0)
 
 
 def _anchors(obs: torch.Tensor, column: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(ms from now to each upcoming object's start (column 1) or end (column 2), and
     whether it is ahead) from observations (..., OBS)."""
-    idx = OBJECT_AT + 14 * torch.arange(K_OBJECTS)
-    ms = obs[..., idx + column] * 1000.0
-    return ms, (obs[..., idx] > 0.5) & (ms > 0)
+    return _ahead(obs, obs[..., _OBJECT_COLUMNS + column] * 1000.0)
 
 
 def _entries(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(ms from now until the cursor reaches each upcoming object, and whether it is
     ahead) from the block :class:`_Observer` adds."""
-    ms = obs[..., ENTRY_AT:ENTRY_AT + K_OBJECTS] * 1000.0
-    idx = OBJECT_AT + 14 * torch.arange(K_OBJECTS)
-    return ms, (obs[..., idx] > 0.5) & (ms > 0)
+    return _ahead(obs, obs[..., ENTRY_AT:ENTRY_AT + K_OBJECTS] * 1000.0)
+
+
+def _masked_logits(logit: torch.Tensor, anchor: torch.Tensor, ahead: torch.Tensor) -> torch.Tensor:
+    """The components' logits, anchored ones at objects not ahead ruled out."""
+    M = logit.shape[-1] - anchor.shape[-1]
+    return torch.cat([logit[..., :M], torch.where(ahead, logit[..., M:], torch.full_like(anchor, -1e9))], -1)
 
 
 def _component_log_density(params, d_ms: torch.Tensor) -> torch.Tensor:
@@ -154,8 +162,7 @@ def _component_log_density(params, d_ms: torch.Tensor) -> torch.Tensor:
     a_sigma = sig[..., M:] * ANCHOR_SPREAD_MS
     za = (d - anchor - mu[..., M:] * ANCHOR_OFFSET_MS) / a_sigma
     anchored = -0.5 * za.pow(2) - torch.log(a_sigma) - ln
-    masked = torch.cat([logit[..., :M], torch.where(ahead, logit[..., M:], torch.full_like(anchor, -1e9))], -1)
-    return torch.cat([free, anchored], -1), masked
+    return torch.cat([free, anchored], -1), _masked_logits(logit, anchor, ahead)
 
 
 def _mixture_nll(params, target_ms):
@@ -165,11 +172,10 @@ def _mixture_nll(params, target_ms):
 
 def _mixture_sample(params, gen: torch.Generator) -> float:
     """One draw in ms (at least 0.5)."""
-    logit, mu, log_sigma, (anchor, ahead) = (p.reshape(-1) if isinstance(p, torch.Tensor) else tuple(q.reshape(-1) for q in p)
-                                              for p in params)
+    logit, mu, log_sigma, (anchor, ahead) = params
+    logit, mu, log_sigma, anchor, ahead = (p.reshape(-1) for p in (logit, mu, log_sigma, anchor, ahead))
     M = logit.shape[0] - anchor.shape[0]
-    masked = torch.cat([logit[:M], torch.where(ahead, logit[M:], torch.full_like(anchor, -1e9))])
-    j = int(torch.multinomial(torch.softmax(masked, -1), 1, generator=gen))
+    j = int(torch.multinomial(torch.softmax(_masked_logits(logit, anchor, ahead), -1), 1, generator=gen))
     e = float(torch.randn((), generator=gen))
     sig = math.exp(float(log_sigma[j]))
     if j < M:
@@ -215,6 +221,30 @@ def _history(events: np.ndarray, path: tuple, a_ms: float, n: int, window_ms: fl
     return out.ravel()
 
 
+def _window_starts(bm: Beatmap, window_ms: float) -> np.ndarray:
+    """Where the windows of a play begin: one window before the first object, to its end."""
+    return np.arange(float(bm.start_ms[0]) - window_ms, float(bm.end_ms.max()), window_ms)
+
+
+def _context(obs: "_Observer", events: np.ndarray, path: tuple, a: float, history: int, window_ms: float,
+             bm: Beatmap) -> np.ndarray:
+    """What a window starting at ``a`` is conditioned on, given the presses so far."""
+    return np.concatenate([obs(a)[0], _history(events, path, a, history, window_ms, bm), _carry_at(events, a, window_ms)])
+
+
+def _step_input(obs_now: np.ndarray, prev: tuple, first: bool, tau: float, a: float, window_ms: float,
+                events: np.ndarray) -> np.ndarray:
+    """One GRU step's input at time ``tau`` of the window from ``a``: the observation, the
+    previous event (key 0/1, or 2 at the window's start; its delay and hold), the time so
+    far, and the keys' state just after ``tau`` (a press made at ``tau`` included)."""
+    return np.concatenate([obs_now, np.eye(3)[prev[0]], [0.0, 0.0] if first else _log_ms(prev[1:]),
+                           [(tau - a) / window_ms], _carry(tau, *_state_before(events, tau + 1e-6), window_ms)])
+
+
+def _carry_at(events: np.ndarray, t: float, window_ms: float) -> np.ndarray:
+    return _carry(t, *_state_before(events, t), window_ms)
+
+
 def _state_before(events: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
     """(release time of each key's latest press begun before ``t``, the latest release
     at or before ``t``)."""
@@ -239,7 +269,7 @@ def cursor_entry_ms(bm: Beatmap, path: tuple) -> np.ndarray:
     grid = bm.start_ms.astype(np.float64)[:, None] + offsets
     on = np.hypot(np.interp(grid, t, x) - bm.x[:, None], np.interp(grid, t, y) - bm.y[:, None]) <= bm.radius
     first = np.where(on.any(1), grid[np.arange(len(grid)), on.argmax(1)], np.nan)
-    return np.where(bm.kind == 2, np.nan, first)
+    return np.where(bm.kind == SPINNER, np.nan, first)
 
 
 class _Observer:
@@ -267,32 +297,24 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
     if not bm.n_objects or len(path[0]) < 2:
         return []
     obs = _Observer(bm, path)
-    first, last = float(bm.start_ms[0]) - window_ms, float(bm.end_ms.max())
-    starts = np.arange(first, last, window_ms)
     out = []
-    for a in starts.tolist():
+    for a in _window_starts(bm, window_ms).tolist():
         b = a + window_ms
         inside = events[(events[:, 0] >= a) & (events[:, 0] < b)][:MAX_EVENTS] if len(events) else np.empty((0, 3))
         after = events[events[:, 0] >= b] if len(events) else np.empty((0, 3))
-        release, last_rel = _state_before(events, a)
-        ctx = np.concatenate([obs(a)[0], _history(events, path, a, history, window_ms, bm), _carry(a, release, last_rel, window_ms)])
+        ctx = _context(obs, events, path, a, history, window_ms, bm)
         times = np.r_[a, inside[:, 0]]  # the time reached before each step
         nxt = after[0, 0] if len(after) else None
         delays = np.diff(np.r_[times, nxt if nxt is not None else np.nan])
         prev_key = np.r_[2, inside[:, 1]].astype(int)
         prev_delay = np.r_[0.0, np.diff(times)]
         prev_hold = np.r_[0.0, inside[:, 2]]
-        steps, carry_at = [], []
         o_now = obs(times)
-        for i, tau in enumerate(times.tolist()):
-            r, lr = _state_before(events, tau + 1e-6)
-            steps.append(np.concatenate([o_now[i], np.eye(3)[prev_key[i]], _log_ms([prev_delay[i], prev_hold[i]]) if i else [0.0, 0.0],
-                                         [(tau - a) / window_ms], _carry(tau, r, lr, window_ms)]))
-        for tau in inside[:, 0].tolist():
-            r, lr = _state_before(events, tau)
-            carry_at.append(_carry(tau, r, lr, window_ms))
+        steps = [_step_input(o_now[i], (prev_key[i], prev_delay[i], prev_hold[i]), i == 0, tau, a, window_ms, events)
+                 for i, tau in enumerate(times.tolist())]
+        carry_at = [_carry_at(events, tau, window_ms) for tau in inside[:, 0].tolist()]
         out.append({
-            "spinner": bool(((bm.kind == 2) & (bm.start_ms < b) & (bm.end_ms > a)).any()),
+            "spinner": bool(((bm.kind == SPINNER) & (bm.start_ms < b) & (bm.end_ms > a)).any()),
             "ctx": ctx.astype(np.float32),
             "steps": np.asarray(steps, np.float32),
             "delay": delays.astype(np.float32),  # ms; NaN: no press after the window to learn the end from
@@ -404,7 +426,7 @@ def train_keys(args: KeysArgs) -> dict:
 
     def checkpoint():
         _save(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                          "config": {"model": model.config, "args": asdict(args) | {"window_ms": args.window_ms}},
+                          "config": {"model": model.config, "args": asdict(args)},
                           "kind": "keys"})
 
     spinning = np.flatnonzero([w["spinner"] for w in train])
@@ -469,26 +491,22 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
     events = np.empty((0, 3))
     if not bm.n_objects:
         return events
-    first, last = float(bm.start_ms[0]) - window_ms, float(bm.end_ms.max())
-    for a in np.arange(first, last, window_ms).tolist():
+    for a in _window_starts(bm, window_ms).tolist():
         b = a + window_ms
-        release, last_rel = _state_before(events, a)
-        ctx = np.concatenate([obs(a)[0], _history(events, path, a, history, window_ms, bm), _carry(a, release, last_rel, window_ms)])
+        ctx = _context(obs, events, path, a, history, window_ms, bm)
         h, tau, prev = None, a, (2, 0.0, 0.0)
         c = torch.from_numpy(ctx.astype(np.float32)).unsqueeze(0)
         for i in range(MAX_EVENTS + 1):
-            r, lr = _state_before(events, tau + 1e-6)
-            step = np.concatenate([obs(tau)[0], np.eye(3)[prev[0]], _log_ms(prev[1:]) if i else [0.0, 0.0],
-                                   [(tau - a) / window_ms], _carry(tau, r, lr, window_ms)])
+            step = _step_input(obs(tau)[0], prev, i == 0, tau, a, window_ms, events)
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
             delay = _mixture_sample(model.delay(out, step_t[..., :OBS]), gen)
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay
-            r, lr = _state_before(events, tau)
-            carry_at = _carry(tau, r, lr, window_ms)
-            free = r <= tau
+            release, _ = _state_before(events, tau)
+            carry_at = _carry_at(events, tau, window_ms)
+            free = release <= tau
             if not free.any():
                 continue  # both keys held: nothing to press
             lu = torch.tensor([[float(_log_ms(delay))]], dtype=torch.float32)
