@@ -131,7 +131,7 @@ class Workers:
     (a test checks it).  Workers are spawned, not forked: a fork of a process whose
     torch or OpenMP threads have run can hang.  Each keeps its loaded maps and agents."""
 
-    def __init__(self, jobs: int, agents: dict[str, tuple[Path | None, dict]]):
+    def __init__(self, jobs: int, agents: dict[str, tuple[Path | None, dict]], made: dict | None = None):
         self.jobs, self.agents = jobs, agents
         self.pool = None
         if jobs > 1:
@@ -142,6 +142,7 @@ class Workers:
                                             initializer=_start_worker, initargs=(agents,))
         else:
             _start_worker(agents, limit_threads=False)
+            _WORKER["agents"].update(made or {})  # the agents already loaded serve this process
 
     def map(self, fn, tasks: list, desc: str, unit: str, progress: bool) -> list:
         results = map(fn, tasks) if self.pool is None else self.pool.map(fn, tasks)
@@ -239,12 +240,7 @@ def _windows(samples: list[Sample], detector: str) -> tuple[np.ndarray, np.ndarr
     x = [getattr(s, VIEW[detector]) for s in samples]
     g = [np.full(len(w), s.group) for s, w in zip(samples, x) if len(w)]
     x = [w for w in x if len(w)]
-    return (np.concatenate(x), np.concatenate(g)) if x else (np.empty((0,) + _shape(detector)), np.empty(0, str))
-
-
-def _shape(detector: str) -> tuple[int, ...]:
-    return {"gbt": (len(metrics.FEATURE_NAMES),), "seq": (detectors.SEQ_WINDOW, len(detectors.SEQ_CHANNELS)),
-            "keys": (len(detectors.KEY_FEATURE_NAMES),)}[detector]
+    return (np.concatenate(x), np.concatenate(g)) if x else (np.empty((0,) + detectors.WINDOW_SHAPE[detector]), np.empty(0, str))
 
 
 Scores = dict  # detector -> (AUC, (low, high))
@@ -399,7 +395,7 @@ def run(maps: Path, replays: Path, agents: list[tuple[str, Path | None]], *, see
     options = options or {}
     specs = {name: (ck, options.get(name, {})) for name, ck in agents if name != "human"}
     made = {name: make_agent(name, ck, **kw) for name, (ck, kw) in specs.items()}  # fail fast, here
-    workers = Workers(jobs, specs)
+    workers = Workers(jobs, specs, made)
     try:
         return _run(Path(maps), Path(replays), agents, made, seed, held_out, which, workers, progress)
     finally:

@@ -503,9 +503,11 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
     """Keyword arguments for the named trained agent (``args.agent`` by default)."""
+    from .runner import KEYS_SUFFIX
+
     name = name or args.agent
-    if name.endswith("+keys"):
-        return _agent_options(args, name[: -len("+keys")]) | {"keys_checkpoint": args.keys_checkpoint}
+    if name.endswith(KEYS_SUFFIX):
+        return _agent_options(args, name[: -len(KEYS_SUFFIX)]) | {"keys_checkpoint": args.keys_checkpoint}
     if name == "bc":
         return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
     if name in ("gail", "airl"):

@@ -90,18 +90,15 @@ def key_windows(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray, phase: float = 
         return np.empty((0, n), np.float32)
     pt, pk, pl = metrics.presses(t, keys, rate)
     obj = bm.start_ms.astype(np.float64)
-    j = metrics.nearest(obj, pt)
+    j, inside = metrics.press_objects(bm, pt)
     off = (pt - obj[j]) / rate if len(pt) else np.empty(0)
-    inside = np.abs(off * rate) <= bm.hit_window_50
     gap = np.diff(pt) / rate
     per_object = metrics.presses_per_object(bm, pt)
     circles = np.flatnonzero(bm.kind == CIRCLE)
-    sliders = np.flatnonzero(bm.kind == SLIDER)
-    down = metrics.held(keys)
-    s_on, s_off = obj[sliders], bm.end_ms[sliders].astype(np.float64)
-    slider_held = metrics.held_ms_before(t, down.any(1), s_off) - metrics.held_ms_before(t, down.any(1), s_on)
-    slider_len = np.maximum(s_off - s_on, 1.0)
-    both = down.all(1)
+    s_on = obj[bm.kind == SLIDER]
+    slider_held, slider_len = metrics.slider_holding(bm, t, keys)
+    slider_len = np.maximum(slider_len, 1.0)
+    both = metrics.held(keys).all(1)
     both_at = metrics.held_ms_before(t, both, np.r_[starts, starts + length])
     both_share = (both_at[len(starts):] - both_at[: len(starts)]) / length
 
@@ -194,6 +191,8 @@ def fit_seq(x: np.ndarray, y: np.ndarray, seed: int):
 
 
 FIT = {"gbt": metrics.fit_gbt, "seq": fit_seq, "keys": metrics.fit_gbt}
+WINDOW_SHAPE = {"gbt": (len(metrics.FEATURE_NAMES),), "seq": (SEQ_WINDOW, len(SEQ_CHANNELS)),
+                "keys": (len(KEY_FEATURE_NAMES),)}  # one window of each detector's input
 
 
 def parse(spec: str) -> tuple[str, ...]:

@@ -252,24 +252,35 @@ def key_stats(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> KeyStats:
     stream = gaps < STREAM_GAP_MS
     circles = np.flatnonzero(bm.kind == CIRCLE)
     double = int((presses_per_object(bm, pt)[circles] >= 2).sum()) if len(pt) and len(circles) else 0
+    held_ms, slider_ms = slider_holding(bm, t_ms, keys)
+    return KeyStats(lengths, int(stream.sum()), int((stream & (pk[1:] != pk[:-1])).sum()) if len(pk) > 1 else 0,
+                    double, len(circles), float(held_ms.sum()), float(slider_ms.sum()))
+
+
+def slider_holding(bm: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per slider, in map order: (map ms a key was down while it ran, its length in map ms)."""
     sliders = np.flatnonzero(bm.kind == SLIDER)
     any_down = held(keys).any(1)
     s, e = bm.start_ms[sliders].astype(np.float64), bm.end_ms[sliders].astype(np.float64)
-    held_ms = held_ms_before(t_ms, any_down, e) - held_ms_before(t_ms, any_down, s)
-    return KeyStats(lengths, int(stream.sum()), int((stream & (pk[1:] != pk[:-1])).sum()) if len(pk) > 1 else 0,
-                    double, len(circles), float(held_ms.sum()), float((e - s).sum()))
+    return held_ms_before(t_ms, any_down, e) - held_ms_before(t_ms, any_down, s), e - s
+
+
+def press_objects(bm: Beatmap, press_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each press, the object whose start is nearest, and whether the press is inside
+    that object's 50 window."""
+    starts = bm.start_ms.astype(np.float64)
+    j = nearest(starts, press_ms)
+    return j, np.abs(press_ms - starts[j]) <= bm.hit_window_50 if len(starts) else np.zeros(len(press_ms), bool)
 
 
 def presses_per_object(bm: Beatmap, press_ms: np.ndarray) -> np.ndarray:
     """How many presses each object got inside its 50 window.  A press belongs to the
-    object whose start is nearest, so a stream's next press is not a circle's second;
-    two of a circle's own presses are a double tap."""
-    starts = bm.start_ms.astype(np.float64)
-    if not len(starts) or not len(press_ms):
-        return np.zeros(len(starts), int)
-    j = nearest(starts, press_ms)
-    inside = np.abs(press_ms - starts[j]) <= bm.hit_window_50
-    return np.bincount(j[inside], minlength=len(starts))
+    object whose start is nearest (:func:`press_objects`), so a stream's next press is
+    not a circle's second; two of a circle's own presses are a double tap."""
+    if not bm.n_objects or not len(press_ms):
+        return np.zeros(bm.n_objects, int)
+    j, inside = press_objects(bm, press_ms)
+    return np.bincount(j[inside], minlength=bm.n_objects)
 
 
 def wasserstein(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -30,7 +30,6 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
         from .keys import WithKeys
 
         return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint)
-    kwargs.pop("keys_checkpoint", None)
     if name in SCRIPTED:
         return SCRIPTED[name](**kwargs)
     if name in LEARNED:
