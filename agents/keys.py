@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,12 +38,13 @@ from torch import nn
 from tqdm import tqdm
 
 from osu_env.beatmap import SPINNER, Beatmap, load_beatmap
-from osu_env.errors import AgentError, OsuInputError
+from osu_env.errors import AgentError, OsuInputError, first_line
 from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, ObjectTable, obs_size, observe
 from osu_env.replay import load_replay
 
 from . import metrics
 from .baselines import KEY_BITS, ScriptedAgent
+from .train import load_checkpoint, pick_device, save_checkpoint
 
 K_OBJECTS = 4  # upcoming objects in each observation (the env's default)
 ENTRY_AT = obs_size(K_OBJECTS)  # after the env's observation: when the cursor reaches each upcoming object
@@ -388,12 +388,6 @@ def training_windows(data: Path, window_ms: float, history: int, split: str = "t
     return out
 
 
-def _save(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # atomic: a kill leaves the old checkpoint or the new one
-
-
 def train_keys(args: KeysArgs) -> dict:
     """Train a :class:`KeyDecoder`; writes ``last.pt`` (and TensorBoard logs) under
     ``args.out``.  Returns the final losses."""
@@ -403,7 +397,7 @@ def train_keys(args: KeysArgs) -> dict:
     ckpt_path = out / "last.pt"
     if ckpt_path.exists() and not (args.resume or args.force):
         raise OsuInputError(f"{out}: a run is already there; --resume to continue it or --force to start over")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(args.device)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     train = training_windows(Path(args.data), args.window_ms, args.history, "train", args.progress)
@@ -414,7 +408,7 @@ def train_keys(args: KeysArgs) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step = 0
     if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        ck = load_checkpoint(ckpt_path, device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
@@ -425,7 +419,7 @@ def train_keys(args: KeysArgs) -> dict:
     last = {}
 
     def checkpoint():
-        _save(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                           "config": {"model": model.config, "args": asdict(args)},
                           "kind": "keys"})
 
@@ -466,7 +460,7 @@ def load_decoder(checkpoint: str | Path) -> tuple[KeyDecoder, dict]:
     if path.is_dir():
         path = path / "last.pt"
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = load_checkpoint(path, "cpu")
         if ck.get("kind") != "keys":
             raise ValueError("not made by `train keys`")
         model = KeyDecoder(**ck["config"]["model"])
@@ -474,8 +468,7 @@ def load_decoder(checkpoint: str | Path) -> tuple[KeyDecoder, dict]:
     except FileNotFoundError:
         raise AgentError(f"{path}: no such checkpoint") from None
     except Exception as e:
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise AgentError(f"{path}: not a keys checkpoint ({type(e).__name__}: {first})") from None
+        raise AgentError(f"{path}: not a keys checkpoint ({type(e).__name__}: {first_line(e)})") from None
     return model.eval(), ck["config"]["args"]
 
 

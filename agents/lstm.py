@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from osu_env.env import ACTION_HALF_RANGE_PX
-from osu_env.errors import AgentError
+from osu_env.errors import AgentError, first_line
 
 from .key_decoding import MedianKeys
 
@@ -77,8 +77,7 @@ def load_policy(checkpoint: str | Path, device: str = "cpu") -> LSTMPolicy:
     except FileNotFoundError:
         raise AgentError(f"{path}: no such checkpoint") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, KeyError... on a bad file
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise AgentError(f"{path}: not a bc checkpoint ({type(e).__name__}: {first})") from None
+        raise AgentError(f"{path}: not a bc checkpoint ({type(e).__name__}: {first_line(e)})") from None
     return model.to(device).eval()
 
 

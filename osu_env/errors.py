@@ -37,3 +37,8 @@ def read_input(path: Path, error: type[OsuInputError], max_bytes: int | None = N
 
 class AgentError(OsuInputError):
     """An agent that cannot be made: unknown name, missing or unreadable checkpoint."""
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line, for a one-line error about it."""
+    return (str(e).strip().splitlines() or [""])[0]
