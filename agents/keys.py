@@ -488,15 +488,17 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
         b = a + window_ms
         ctx = _context(obs, events, path, a, history, window_ms, bm)
         h, tau, prev = None, a, (2, 0.0, 0.0)
+        o_tau = obs(tau)[0]  # the observation at the time reached, computed once per time
         c = torch.from_numpy(ctx.astype(np.float32)).unsqueeze(0)
         for i in range(MAX_EVENTS + 1):
-            step = _step_input(obs(tau)[0], prev, i == 0, tau, a, window_ms, events)
+            step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, events)
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
             delay = _mixture_sample(model.delay(out, step_t[..., :OBS]), gen)
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay
+            o_tau = obs(tau)[0]
             release, _ = _state_before(events, tau)
             carry_at = _carry_at(events, tau, window_ms)
             free = release <= tau
@@ -506,7 +508,7 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             logits = model.key(out, lu, torch.from_numpy(carry_at.astype(np.float32)).view(1, 1, -1))[0, 0]
             logits = torch.where(torch.from_numpy(free), logits, torch.tensor(-1e9))
             k = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
-            o_at = torch.from_numpy(obs(tau).astype(np.float32)).view(1, 1, -1)
+            o_at = torch.from_numpy(o_tau.astype(np.float32)).view(1, 1, -1)
             hold = max(1.0, _mixture_sample(model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at), gen))
             events = np.vstack([events, [tau, k, hold]])
             prev = (k, delay, hold)
