@@ -233,6 +233,15 @@ def _train_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_wgan(args: argparse.Namespace) -> int:
+    from .wgan import WGANArgs, train_wgan
+
+    _train_threads(args)
+    losses = train_wgan(_given(WGANArgs, args))
+    print(f"wrote {args.out}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))
+    return 0
+
+
 def _train_adversarial(args: argparse.Namespace) -> int:
     from .gail import AdversarialArgs, train_adversarial
 
@@ -408,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--phases", type=_positive_int, default=1, help="copies on step grids shifted by step/phases (time-offset augmentation)")
     ds.add_argument("--seed", type=int, default=0, help="seed of the map split")
     ds.set_defaults(func=_dataset)
-    tr = sub.add_parser("train", help="train a model on a dataset: bc, keys, gail or airl")
-    models = tr.add_subparsers(dest="model", required=True, metavar="{bc,keys,gail,airl}")
+    tr = sub.add_parser("train", help="train a model on a dataset: bc, wgan, keys, gail or airl")
+    models = tr.add_subparsers(dest="model", required=True, metavar="{bc,wgan,keys,gail,airl}")
     tb = models.add_parser("bc", help="behavioural cloning of the LSTM policy")
     _train_common(tb)
     tb.add_argument("--steps", type=_positive_int, help="optimizer steps (default 3000)")
@@ -432,6 +441,24 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 200)")
     tb.add_argument("--val-every", type=_positive_int, help="steps between validation losses (default 200)")
     tb.set_defaults(func=_train_bc)
+    tw = models.add_parser("wgan", help="a WGAN-GP cursor generator, trained closed loop against a critic")
+    _train_common(tw)
+    tw.add_argument("--steps", type=_positive_int, help="generator steps (default 1200)")
+    tw.add_argument("--batch", type=_positive_int, help="windows per generator step (default 32)")
+    tw.add_argument("--window", type=_positive_int, help="env steps per window the critic judges (default 128: 2.1 s)")
+    tw.add_argument("--hidden", type=_positive_int, help="generator GRU width (default 192)")
+    tw.add_argument("--critic", choices=["lstm", "conv"], help="critic: an LSTM (default) or a 1-D convolution")
+    tw.add_argument("--critic-hidden", type=_positive_int, help="critic width (default 64)")
+    tw.add_argument("--n-critic", type=_positive_int, help="critic steps per generator step (default 3)")
+    tw.add_argument("--lr", type=_positive_float, help="Adam learning rate of both (default 6e-4)")
+    tw.add_argument("--gp-weight", type=_non_negative_float, help="gradient penalty lambda (default 10)")
+    tw.add_argument("--warmup-steps", type=_non_negative_int, help="steps of the positional term alone (default 200)")
+    tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 500)")
+    tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.2)")
+    tw.add_argument("--key-weight", type=_non_negative_float, help="weight of the key head's cross-entropy (default 0.5)")
+    tw.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.25)")
+    tw.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 100)")
+    tw.set_defaults(func=_train_wgan)
     tk = models.add_parser("keys", help="the sequential key decoder, by teacher forcing on the human replays")
     _train_common(tk)
     tk.add_argument("--steps", type=_positive_int, help="optimizer steps (default 8000)")
@@ -463,8 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
         ta.set_defaults(func=_train_adversarial, algo=algo)
     ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")
-    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc, gail, airl; NAME+keys: with the key decoder")
-    ev.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
+    ev.add_argument("--agent", default="autoplay", help="autoplay, flower, humanized, bc, wgan, gail, airl; NAME+keys: with the key decoder")
+    ev.add_argument("--checkpoint", type=Path, help="trained model for bc/wgan/gail/airl")
     _bc_args(ev)
     ev.add_argument("--held-out", type=Path, help="dataset folder: evaluate only on its validation maps")
     ev.add_argument("--mods", default="NM", help="mods as acronyms")
@@ -477,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--replays", required=True, type=Path,
                     help="folder of .osr files; subfolders named human/auto/autopilot/relax/stolen/timewarp say who played")
     bn.add_argument("--agents", default="human,autoplay,humanized",
-                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT], gail[=CKPT], "
+                    help="comma-separated players: human (the held-out replays), autoplay, flower, humanized, bc[=CKPT], wgan[=CKPT], gail[=CKPT], "
                          "airl[=CKPT], and any of them as NAME+keys (with --keys-checkpoint)")
     bn.add_argument("--checkpoint", type=Path, help="checkpoint for trained agents named without =CKPT")
     _bc_args(bn)
@@ -517,8 +544,8 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:
     p.add_argument("--map", type=Path, help=".osu beatmap (default: the bundled demo map)")
-    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, gail, airl; NAME+keys: with the key decoder (default: autoplay)")
-    p.add_argument("--checkpoint", type=Path, help="trained model for bc/gail/airl")
+    p.add_argument("--agent", default=agent_default, help="autoplay, flower, humanized, bc, wgan, gail, airl; NAME+keys: with the key decoder (default: autoplay)")
+    p.add_argument("--checkpoint", type=Path, help="trained model for bc/wgan/gail/airl")
     p.add_argument("--mods", default="NM", help="mods as acronyms, e.g. HDHR or DT")
     p.add_argument("--seed", type=int, default=0, help="random seed for agents that sample")
     _bc_args(p)

@@ -15,7 +15,7 @@ from osu_env.errors import AgentError
 
 from .baselines import SCRIPTED
 
-LEARNED = ("bc", "gail", "airl")
+LEARNED = ("bc", "wgan", "gail", "airl")
 AGENT_NAMES = tuple(SCRIPTED) + LEARNED
 KEYS_SUFFIX = "+keys"  # any agent's cursor with the key decoder's presses
 
@@ -39,6 +39,10 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
             from .lstm import BCAgent
 
             return BCAgent(checkpoint, **kwargs)
+        if name == "wgan":
+            from .wgan import WGANAgent
+
+            return WGANAgent(checkpoint, **kwargs)
         from .gail import AdversarialAgent
 
         agent = AdversarialAgent(checkpoint, **kwargs)

@@ -1,0 +1,409 @@
+"""A WGAN-GP cursor generator: motion a critic cannot tell from a person's.
+
+BC fits each step's move to the human's next move, given the human's own past; played
+closed loop it wanders into states no human was in, and its motion gives it away (the
+benchmark tells it from humans at AUC 0.91-0.997).  This generator is trained the way it
+plays: **closed loop**, on its own cursor.
+
+- **Generator.** A two-layer GRU, stepped one env step at a time.  Its input is the env's
+  observation (:func:`osu_env.features.observe`) for *its own* previous cursor, the keys
+  held one step earlier, its last move, the spinner features below, a style latent drawn
+  once per window and fresh noise every step.  A linear head emits the move in units of
+  64 osu!px; a key head gives two logits, decoded at play time by median switching as BC's
+  are (:class:`agents.key_decoding.MedianKeys`).  The observation for a generated cursor is
+  computed in training from the dataset's (human) one exactly: a cursor elsewhere only
+  moves the cursor feature and, the other way, every object offset (the objects in view
+  depend on time alone).  So a window is rolled out closed loop with gradients through the
+  whole path, as the env would serve it.
+- **Critic.** It sees that same observation (the map around the cursor, so aim is
+  judged), the keys, the cursor's velocity and acceleration, and the spinner features,
+  over windows of ``window`` steps (128: 2.1 s).  An LSTM by default, a 1-D convolution
+  with ``--critic conv``.  No batch norm: it would couple the samples the penalty treats
+  one by one.
+- **Gradient penalty.** The real one (Gulrajani et al. 2017): on points interpolated
+  between a real and a fake window, lambda (``gp_weight``, 10) x (||grad_x D|| - 1)^2,
+  differentiated again for the critic's step.  cuDNN's RNN kernels have no double
+  backward, so the penalty pass runs with cuDNN off (:func:`gradient_penalty`); on CPU
+  torch's LSTM supports it either way.
+- **Losses.** Generator: ``adv_weight(s)`` x (-D(fake)) + ``pos_weight(s)`` x a
+  positional term + ``key_weight`` x the keys' cross-entropy.  The positional term is
+  SmoothL1 between the generated and the human path, so the run starts BC-like; over
+  ``anneal_steps`` after ``warmup_steps`` it falls to ``pos_final`` while the adversarial
+  term rises to 1.  On spinner steps the positional term compares radius and angular
+  speed instead of position: a spin in another phase is as good a spin, and pulling a
+  spinning cursor towards the human's point of the circle is what dragged the earlier
+  attempt's generator into the centre.
+- **Spinners.** Generator and critic both see, while a spinner runs, the cursor's radius
+  about the centre, the angle (cos, sin) and the angle turned in the last step;
+  ``spinner_share`` of the windows are placed over spinners (as BC does) and those are
+  turned by a random angle about the centre.
+
+Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from osu_env.errors import AgentError, OsuInputError, first_line
+
+from .dataset import Dataset, offset_index, rotate_about_centre, spinning
+from .key_decoding import MedianKeys
+from .lstm import DISPLACEMENT_UNIT_PX
+from .train import load_checkpoint, pick_device, save_checkpoint
+
+KIND = "wgan"
+MOVE_TO_OBS = DISPLACEMENT_UNIT_PX / 256.0  # a move in 64 px units -> the observation's cursor units (px / 256)
+SPIN = 4  # radius, cos, sin, angle turned last step (while a spinner runs; zeros otherwise)
+MOTION = 2 + SPIN  # the generator's extra inputs: its last move, the spinner features
+CRITIC_MOTION = 4 + SPIN  # the critic's: velocity, acceleration, the spinner features
+
+
+@dataclass
+class WGANArgs:
+    """``osu-imitation train wgan``: every field is a flag."""
+
+    data: str
+    out: str
+    seed: int = 0
+    steps: int = 1200  # generator steps
+    batch: int = 32  # windows per generator step
+    window: int = 128  # env steps per window (2.1 s, twice the benchmark's longest motion window)
+    hidden: int = 192  # generator GRU width
+    critic_hidden: int = 64
+    critic: str = "lstm"  # lstm or conv
+    style: int = 16  # style latent per window
+    noise: int = 4  # noise per step
+    n_critic: int = 3  # critic steps per generator step
+    lr: float = 6e-4  # both, Adam (0.5, 0.9); at 250 warm-up steps: positional 0.39 against 0.49 at 2e-4
+    gp_weight: float = 10.0
+    warmup_steps: int = 200  # positional term only
+    anneal_steps: int = 500  # then the adversarial term rises to 1 and the positional falls to pos_final
+    pos_final: float = 0.2
+    key_weight: float = 0.5
+    spinner_share: float = 0.25
+    device: str | None = None
+    resume: bool = False
+    force: bool = False
+    progress: bool = True
+    checkpoint_every: int = 100
+
+
+def schedule(step: int, args: WGANArgs) -> tuple[float, float]:
+    """(adversarial weight, positional weight) at generator step ``step``."""
+    ramp = min(max((step + 1 - args.warmup_steps) / max(args.anneal_steps, 1), 0.0), 1.0)
+    return ramp, (1.0 - ramp) + ramp * args.pos_final
+
+
+def spin_features(cur: torch.Tensor, before: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+    """(..., 4): radius, cos and sin of the angle, and the angle turned since ``before``
+    of the cursor ``cur`` about the playfield centre (both in the observation's units,
+    offsets from the centre / 256), where ``spin`` (a spinner runs) is set; else zeros."""
+    r = cur.norm(dim=-1, keepdim=True)
+    unit = cur / r.clamp(min=1e-4)
+    cross = before[..., 0] * cur[..., 1] - before[..., 1] * cur[..., 0]
+    dot = (before * cur).sum(-1)
+    turned = torch.atan2(cross, dot + 1e-9).unsqueeze(-1)
+    return torch.cat([r, unit, turned], -1) * spin.unsqueeze(-1).float()
+
+
+def shift_masks(obs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Mx, My), each shaped like ``obs``: the observation of a cursor moved by (dx, dy)
+    (obs units) is ``obs + dx Mx + dy My``.  The cursor feature moves with it and every
+    present object's offsets move the other way (:func:`agents.dataset.shift_cursor`,
+    written so gradients flow through the move)."""
+    present, xs, ys = offset_index(k)
+    flags = obs[..., present].repeat_interleave(3, -1)
+    mx, my = torch.zeros_like(obs), torch.zeros_like(obs)
+    mx[..., 0], my[..., 1] = 1.0, 1.0
+    mx[..., xs], my[..., ys] = -flags, -flags
+    return mx, my
+
+
+def critic_inputs(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
+    """(B, L - 2, D + 2 + 8): what the critic sees at steps 2.. of a window: the
+    observation, the keys held one step earlier, the cursor's velocity and acceleration
+    (64 px units per step) and the spinner features.  ``cur`` (B, L, 2) is the cursor of
+    ``obs`` (the previous step's, in obs units)."""
+    vel = (cur[:, 1:] - cur[:, :-1]) / MOVE_TO_OBS
+    acc = vel[:, 1:] - vel[:, :-1]
+    spin = spin_features(cur[:, 2:], cur[:, 1:-1], spinning(obs[:, 2:]))
+    return torch.cat([obs[:, 2:], keys[:, 2:], vel[:, 1:], acc, spin], -1)
+
+
+class Generator(nn.Module):
+    def __init__(self, obs_size: int, hidden: int = 192, style: int = 16, noise: int = 4):
+        super().__init__()
+        self.config = {"obs_size": obs_size, "hidden": hidden, "style": style, "noise": noise}
+        self.style, self.noise = style, noise
+        self.inp = nn.Sequential(nn.Linear(obs_size + 2 + MOTION + style + noise, hidden), nn.GELU())
+        self.cells = nn.ModuleList([nn.GRUCell(hidden, hidden), nn.GRUCell(hidden, hidden)])
+        self.move = nn.Linear(hidden, 2)
+        self.keys = nn.Linear(hidden, 2)
+
+    def step(self, x: torch.Tensor, h: list[torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """One env step: input (B, F) -> (move (B, 2) in 64 px units, key logits (B, 2), state)."""
+        y = self.inp(x)
+        h = h or [torch.zeros(x.shape[0], c.hidden_size, device=x.device, dtype=x.dtype) for c in self.cells]
+        out = []
+        for cell, hi in zip(self.cells, h):
+            y = cell(y, hi)
+            out.append(y)
+        return self.move(y), self.keys(y), out
+
+
+def step_input(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor, before: torch.Tensor,
+               z: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """The generator's input for one step: observation, keys held, last move, spinner
+    features, style and noise.  ``cur``/``before``: the cursor one and two steps ago."""
+    spin = spin_features(cur, before, spinning(obs))
+    return torch.cat([obs, keys, (cur - before) / MOVE_TO_OBS, spin, z, eps], -1)
+
+
+def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: torch.Generator):
+    """A window played closed loop by the generator from the human's first two cursors.
+
+    ``obs`` (B, L, D): the human's observations; ``keys`` (B, L, 2): keys held one step
+    earlier (conditioning: the generator plays to them).  Returns (cursor (B, L, 2) in obs
+    units: the human's for the first two steps, then the generator's; its observations
+    (B, L, D); key logits (B, L - 2, 2) for the keys of steps 2..L-1 given steps ..1..L-2)."""
+    B, L, _ = obs.shape
+    k = (obs.shape[-1] - 6) // 14
+    mx, my = shift_masks(obs, k)
+    human = obs[..., :2]
+    z = torch.randn(B, gen.style, generator=gen_noise).to(obs.device)
+    eps = torch.randn(B, L, gen.noise, generator=gen_noise).to(obs.device)
+    cur, before = human[:, 1], human[:, 0]
+    path, logits, h = [human[:, 0], human[:, 1]], [], None
+    for t in range(1, L - 1):
+        d = cur - human[:, t]
+        o = obs[:, t] + d[:, :1] * mx[:, t] + d[:, 1:] * my[:, t]
+        move, key_logits, h = gen.step(step_input(o, keys[:, t], cur, before, z, eps[:, t]), h)
+        before, cur = cur, cur + move * MOVE_TO_OBS
+        path.append(cur)
+        logits.append(key_logits)
+    path = torch.stack(path, 1)
+    d = path - human
+    return path, obs + d[..., :1] * mx + d[..., 1:] * my, torch.stack(logits, 1)
+
+
+class Critic(nn.Module):
+    def __init__(self, in_size: int, hidden: int = 128, kind: str = "lstm"):
+        super().__init__()
+        if kind not in ("lstm", "conv"):
+            raise ValueError(f"critic must be 'lstm' or 'conv', not {kind!r}")
+        self.config = {"in_size": in_size, "hidden": hidden, "kind": kind}
+        self.kind = kind
+        self.inp = nn.Sequential(nn.Linear(in_size, hidden), nn.LeakyReLU(0.2))
+        if kind == "lstm":
+            self.body = nn.LSTM(hidden, hidden, batch_first=True)
+        else:
+            self.body = nn.Sequential(*[m for _ in range(3) for m in (nn.Conv1d(hidden, hidden, 5, stride=2, padding=2), nn.LeakyReLU(0.2))])
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B,) scores: the mean over the window of a per-step score."""
+        y = self.inp(x)
+        y = self.body(y)[0] if self.kind == "lstm" else self.body(y.transpose(1, 2)).transpose(1, 2)
+        return self.out(y).mean((1, 2))
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+    """mean over windows of (||grad D(x_hat)||_2 - 1)^2, x_hat = mix real + (1 - mix) fake,
+    with the graph kept so the penalty itself can be differentiated.  cuDNN's RNNs have
+    no double backward: the pass runs with cuDNN off (on CPU it changes nothing)."""
+    x = (mix[:, None, None] * real + (1 - mix[:, None, None]) * fake).requires_grad_(True)
+    with torch.backends.cudnn.flags(enabled=False):
+        score = critic(x)
+        (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                gp_weight: float, noise: torch.Generator) -> dict:
+    """One critic update on (B, L, F) real and fake windows: minimise D(fake) - D(real)
+    + lambda GP.  Returns the scalars logged (the Wasserstein estimate is D(real) - D(fake))."""
+    d_real, d_fake = critic(real).mean(), critic(fake).mean()
+    gp = gradient_penalty(critic, real, fake, torch.rand(real.shape[0], generator=noise).to(real.device))
+    loss = d_fake - d_real + gp_weight * gp
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"critic/loss": loss.item(), "critic/wasserstein": (d_real - d_fake).item(), "critic/gradient_penalty": gp.item()}
+
+
+def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+    """SmoothL1 between generated and human cursors (64 px units) at steps 2.., but on
+    spinner steps between radii and angular speeds (a spin in another phase is as good)."""
+    p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
+    where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
+    fp = spin_features(path[:, 2:], path[:, 1:-1], s)
+    fh = spin_features(human[:, 2:], human[:, 1:-1], s)
+    spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
+        + nn.functional.smooth_l1_loss(fp[..., 3].abs(), fh[..., 3].abs(), reduction="none")
+    return torch.where(s, spinning_, where).mean()
+
+
+def _windows(ds: Dataset, episodes, n: int, args: WGANArgs, rng, anchors, device):
+    """(obs, keys held one step earlier, keys) for ``n`` windows, spinner windows turned."""
+    obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(episodes, n, args.window, rng, anchors, args.spinner_share))
+    theta = torch.as_tensor(rng.uniform(0, 2 * math.pi, n), dtype=torch.float32, device=device)
+    theta = torch.where(spinning(obs).any(1), theta, torch.zeros_like(theta))
+    obs, act, prev = rotate_about_centre(obs, act, prev, theta, ds.k)
+    return obs, prev[..., 2:], act[..., 2:]
+
+
+def train_wgan(args: WGANArgs) -> dict:
+    """Train the generator and critic; returns the last losses."""
+    device = pick_device(args.device)
+    out = Path(args.out)
+    ckpt_path = out / "last.pt"
+    if ckpt_path.exists() and not (args.resume or args.force):
+        raise OsuInputError(f"{out}: holds a checkpoint already; pass --resume to continue it or --force to start over")
+    ds = Dataset(args.data)
+    train_eps = ds.split("train")
+    if not train_eps:
+        raise OsuInputError(f"{args.data}: no training episodes")
+    if args.window < 8:
+        raise OsuInputError(f"--window {args.window}: a window needs at least 8 steps")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    D = ds.obs.shape[1]
+    gen = Generator(D, args.hidden, args.style, args.noise).to(device)
+    critic = Critic(D + 2 + CRITIC_MOTION, args.critic_hidden, args.critic).to(device)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=args.lr, betas=(0.5, 0.9))
+    config = {"kind": KIND, "generator": gen.config, "critic": critic.config, "args": asdict(args),
+              "k_objects": ds.k, "step_ms": ds.meta["step_ms"]}
+    start = 0
+    if args.resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, device)
+        gen.load_state_dict(ckpt["generator"])
+        critic.load_state_dict(ckpt["critic"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_c.load_state_dict(ckpt["opt_c"])
+        start = int(ckpt["step"])
+        print(f"resuming from step {start} ({ckpt_path})", flush=True)
+    anchors = ds.spinning_steps(train_eps) if args.spinner_share > 0 else None
+    # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
+    # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
+    onednn = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        return _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start, out, device)
+    finally:
+        torch.backends.mkldnn.enabled = onednn
+
+
+def _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start, out, device) -> dict:
+    from torch.utils.tensorboard import SummaryWriter
+
+    ckpt_path = out / "last.pt"
+    writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
+    losses: dict = {}
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="wgan", disable=not args.progress)
+    for step in bar:
+        # every draw is seeded by (seed, step): a resumed run draws what it would have drawn
+        rng = np.random.default_rng((args.seed, step))
+        noise = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        adv_w, pos_w = schedule(step, args)
+        if adv_w > 0:  # the critic trains once its term counts (the warm-up is BC-like)
+            obs, keys, _ = _windows(ds, train_eps, args.batch * args.n_critic, args, rng, anchors, device)
+            with torch.no_grad():
+                path, fake_obs, _ = rollout(gen, obs, keys, noise)
+            real_x, fake_x = critic_inputs(obs, keys, obs[..., :2]), critic_inputs(fake_obs, keys, path)
+            for i in range(args.n_critic):
+                part = slice(i * args.batch, (i + 1) * args.batch)
+                losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
+        obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
+        path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
+        pos = positional_loss(path, obs[..., :2], spinning(obs))
+        bce = nn.functional.binary_cross_entropy_with_logits(key_logits, keys_next[:, 1:-1])
+        adv = -critic(critic_inputs(fake_obs, keys, path)).mean() if adv_w > 0 else torch.zeros((), device=device)
+        loss_g = adv_w * adv + pos_w * pos + args.key_weight * bce
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
+        opt_g.step()
+        critic.zero_grad(set_to_none=True)  # the generator's pass left gradients there
+        done = step + 1
+        losses.update({"generator/adversarial": adv.item(), "generator/positional": pos.item(), "generator/keys_bce": bce.item(),
+                       "generator/loss": loss_g.item(), "schedule/adv_weight": adv_w, "schedule/pos_weight": pos_w})
+        if done % 10 == 0 or done == args.steps:
+            for key, v in losses.items():
+                writer.add_scalar(key, v, done)
+            writer.add_scalar("train/windows_per_s", args.batch * (done - start) / (time.perf_counter() - t0), done)
+            bar.set_postfix(pos=f"{pos.item():.3f}", W=f"{losses.get('critic/wasserstein', 0.0):.3f}")
+        if done % args.checkpoint_every == 0 or done == args.steps:
+            save_checkpoint(ckpt_path, {"generator": gen.state_dict(), "critic": critic.state_dict(),
+                                        "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(), "step": done, "config": config})
+    writer.close()
+    return losses
+
+
+def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[Generator, dict]:
+    """The generator of a ``train wgan`` checkpoint (a file, or a folder holding ``last.pt``)."""
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / "last.pt"
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        config = ckpt["config"]
+        if config.get("kind") != KIND:
+            raise ValueError(f"made by {config.get('kind') or 'another trainer'}")
+        gen = Generator(**config["generator"])
+        gen.load_state_dict(ckpt["generator"])
+    except FileNotFoundError:
+        raise AgentError(f"{path}: no such checkpoint") from None
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, KeyError... on a bad file
+        raise AgentError(f"{path}: not a wgan checkpoint ({type(e).__name__}: {first_line(e)})") from None
+    return gen.to(device).eval(), config
+
+
+class WGANAgent:
+    """The generator as a closed-loop player: it sees the env's observation of its own
+    cursor, as in training.  A fresh style latent is drawn every ``window`` steps (the
+    training window) while the GRU's state carries on, so windows join without seams."""
+
+    name = KIND
+    closed_loop = True
+
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None):
+        self.gen, config = load_generator(checkpoint, device)
+        self.window = int(config["args"]["window"])
+        self.device = device
+        self.seed = seed
+
+    def reset(self, beatmap, seed: int | None = None):
+        self.median_keys = MedianKeys()
+        self.h = None
+        self.before = None
+        self.keys = torch.zeros(1, 2)
+        self.n = 0
+        self.noise = torch.Generator().manual_seed(seed if seed is not None else (self.seed or 0))
+        return None  # the env's own step grid
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32).view(1, -1)
+        cur = o[:, :2]
+        before = cur if self.before is None else self.before
+        if self.n % self.window == 0:
+            self.z = torch.randn(1, self.gen.style, generator=self.noise)
+        eps = torch.randn(1, self.gen.noise, generator=self.noise)
+        x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
+        move, key_logits, self.h = self.gen.step(x, self.h)
+        nxt = cur + move.cpu() * MOVE_TO_OBS
+        keys = self.median_keys.step(torch.sigmoid(key_logits[0]).tolist())
+        self.keys = torch.tensor([keys], dtype=torch.float32)
+        self.before, self.n = cur, self.n + 1
+        action = (nxt[0] / 2).clamp(-1, 1)  # obs units (px / 256) -> action units (px / 512)
+        return np.concatenate([action.numpy(), np.where(keys, 1.0, -1.0)]).astype(np.float32)

@@ -1,0 +1,169 @@
+"""The WGAN-GP cursor generator: its penalty, its closed-loop rollout, training, resume and play."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents import wgan as W
+from agents.cli import main
+from agents.dataset import Dataset, shift_cursor
+from agents.runner import make_agent, play
+from osu_env import DEMO_MAP
+from osu_env.beatmap import load_beatmap
+from osu_env.errors import AgentError
+from osu_env.judge import judge
+from osu_env.replay import load_replay
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--steps", "6", "--batch", "4", "--window", "24", "--hidden", "16", "--critic-hidden", "8",
+        "--warmup-steps", "1", "--anneal-steps", "2", "--n-critic", "2", "--checkpoint-every", "2"]
+
+
+def _reference_penalty(critic: W.Critic, real, fake, mix) -> torch.Tensor:
+    """The penalty in float64, written out: grad of D at each interpolate, its norm, squared gap to 1."""
+    c64 = W.Critic(**critic.config).double()
+    c64.load_state_dict({k: v.double() for k, v in critic.state_dict().items()})
+    out = []
+    for i in range(real.shape[0]):
+        x = (mix[i] * real[i] + (1 - mix[i]) * fake[i]).double()[None].requires_grad_(True)
+        (g,) = torch.autograd.grad(c64(x).sum(), x, create_graph=True)
+        out.append((g.norm() - 1) ** 2)
+    return torch.stack(out).mean(), c64
+
+
+@pytest.mark.parametrize("kind", ["lstm", "conv"])
+def test_gradient_penalty_matches_a_float64_reference_and_its_gradient_is_nonzero(kind):
+    torch.manual_seed(0)
+    critic = W.Critic(7, hidden=8, kind=kind)
+    real, fake, mix = torch.randn(3, 10, 7), torch.randn(3, 10, 7) * 2, torch.rand(3)
+    gp = W.gradient_penalty(critic, real, fake, mix)
+    ref, c64 = _reference_penalty(critic, real, fake, mix)
+    assert abs(gp.item() - ref.item()) < 1e-5 * max(1.0, ref.item())
+    gp.backward()
+    ref.backward()
+    grads = [p.grad for p in critic.parameters()]
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0  # the penalty trains the critic
+    for g, g64 in zip(grads, (p.grad for p in c64.parameters())):
+        if g is None:  # the last bias: the slope of D does not depend on it
+            assert g64 is None
+        else:
+            assert torch.allclose(g.double(), g64, atol=1e-5, rtol=1e-3)
+
+
+def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dataset):
+    ds = Dataset(demo_dataset / "ds")
+    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 2, 40, np.random.default_rng(1)))
+    torch.manual_seed(0)
+    gen = W.Generator(obs.shape[-1], hidden=16)
+    path, seen, logits = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))
+    assert path.shape == (2, 40, 2) and logits.shape == (2, 38, 2)
+    assert torch.equal(path[:, :2], obs[:, :2, :2])  # it starts from the human's cursors
+    assert not torch.allclose(path[:, 2:], obs[:, 2:, :2])  # then plays its own
+    d = (path - obs[..., :2]).detach().numpy() * 256.0  # px
+    expect, _ = shift_cursor(obs.numpy().copy(), prev.numpy().copy(), d[..., 0], d[..., 1], ds.k)
+    assert np.allclose(seen.detach().numpy(), expect, atol=1e-5)
+    # the gradient flows back through the observation of its own cursor
+    path[:, -1].sum().backward()
+    assert gen.inp[0].weight.grad.abs().sum() > 0
+
+
+def test_spinner_features_read_radius_angle_and_turn():
+    cur = torch.tensor([[0.0, 0.5]])
+    before = torch.tensor([[0.5, 0.0]])
+    f = W.spin_features(cur, before, torch.tensor([True]))
+    assert torch.allclose(f, torch.tensor([[0.5, 0.0, 1.0, np.pi / 2]]), atol=1e-5)
+    assert torch.equal(W.spin_features(cur, before, torch.tensor([False])), torch.zeros(1, 4))
+    # the positional term on spinner steps asks for a spin, not the human's point of it
+    t = torch.linspace(0, 3, 12)
+    human = torch.stack([0.4 * torch.cos(t), 0.4 * torch.sin(t)], -1)[None]
+    other_phase = torch.stack([0.4 * torch.cos(t + 2), 0.4 * torch.sin(t + 2)], -1)[None]
+    spin = torch.ones(1, 12, dtype=torch.bool)
+    assert W.positional_loss(other_phase, human, spin) < 1e-6
+    assert W.positional_loss(other_phase, human, ~spin) > 0.1
+    assert W.positional_loss(torch.zeros_like(human), human, spin) > 0.1  # the centre is no spin
+
+
+def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
+    ds = Dataset(demo_dataset / "ds")
+    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 16, 48, np.random.default_rng(0)))
+    keys = prev[..., 2:]
+    torch.manual_seed(0)
+    gen = W.Generator(obs.shape[-1], hidden=16)
+    with torch.no_grad():
+        path, fake_obs, _ = W.rollout(gen, obs, keys, torch.Generator().manual_seed(0))
+    real_x, fake_x = W.critic_inputs(obs, keys, obs[..., :2]), W.critic_inputs(fake_obs, keys, path)
+    critic = W.Critic(real_x.shape[-1], hidden=16)
+    opt = torch.optim.Adam(critic.parameters(), lr=2e-3, betas=(0.5, 0.9))
+    noise = torch.Generator().manual_seed(0)
+    first = W.critic_step(critic, opt, real_x, fake_x, 10.0, noise)
+    for _ in range(15):
+        last = W.critic_step(critic, opt, real_x, fake_x, 10.0, noise)
+    assert abs(first["critic/wasserstein"]) < 0.05  # an untrained critic cannot tell them apart
+    assert last["critic/wasserstein"] > 0.2  # a trained one scores the human windows higher
+    assert last["critic/gradient_penalty"] < first["critic/gradient_penalty"]
+
+
+def test_training_logs_the_losses_and_starts_the_critic_after_the_warmup(demo_dataset, tmp_path):
+    args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=3, batch=4, window=24, hidden=16,
+                      critic_hidden=8, warmup_steps=2, anneal_steps=4, n_critic=1, progress=False)
+    assert W.schedule(0, args) == (0.0, 1.0) and W.schedule(1, args) == (0.0, 1.0)
+    assert W.schedule(2, args) == (0.25, 0.75 + 0.25 * args.pos_final) and W.schedule(100, args) == (1.0, args.pos_final)
+    losses = W.train_wgan(args)
+    assert {"critic/wasserstein", "critic/gradient_penalty", "generator/adversarial", "generator/positional",
+            "generator/keys_bce"} <= set(losses)
+    assert any((tmp_path / "a" / "tb").iterdir())
+
+
+def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(demo_dataset, tmp_path, capsys):
+    out = tmp_path / "wg"
+    assert main(["train", "wgan", "--data", str(demo_dataset / "ds"), "--out", str(out), *TINY]) == 0
+    assert "wrote" in capsys.readouterr().out
+    osr = tmp_path / "w.osr"
+    assert main(["play", "--agent", "wgan", "--checkpoint", str(out), "--out", str(osr)]) == 0
+    replay = load_replay(osr)
+    bm = load_beatmap(DEMO_MAP)
+    judged = judge(bm, replay)
+    assert (judged.result >= 0).all() and sum(judged.counts) == bm.n_objects
+    p1 = play(make_agent("wgan", out), bm, seed=3).result
+    p2 = play(make_agent("wgan", out), bm, seed=3).result
+    assert p1.to_dict() == p2.to_dict()  # same seed, same play
+    with pytest.raises(AgentError, match="foreign.pt: not a wgan checkpoint"):
+        torch.save({"config": {"model": {}}, "model": {}}, tmp_path / "foreign.pt")
+        make_agent("wgan", tmp_path / "foreign.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert main(["play", "--agent", "wgan", "--checkpoint", str(tmp_path / "junk.pt")]) == 2
+    assert "junk.pt: not a wgan checkpoint" in capsys.readouterr().err
+    assert main(["play", "--agent", "bc", "--checkpoint", str(out)]) == 2  # a wgan run is not a bc checkpoint
+    assert "not a bc checkpoint" in capsys.readouterr().err
+
+
+def test_kill_9_then_resume_continues_where_the_run_stopped(demo_dataset, tmp_path):
+    out = tmp_path / "wk"
+    cmd = [sys.executable, "-m", "agents.cli", "train", "wgan", "--data", str(demo_dataset / "ds"), "--out", str(out)]
+    tiny = TINY[:1] + ["100000"] + TINY[2:]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd + tiny, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt, step, deadline = out / "last.pt", 0, time.time() + 120
+    while time.time() < deadline and step < 4:
+        time.sleep(0.3)
+        if ckpt.exists():
+            step = torch.load(ckpt, weights_only=True)["step"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert step >= 4, "no checkpoint written before the kill"
+    killed_at = torch.load(ckpt, weights_only=True)["step"]  # loadable: never half-written
+    tiny[1] = str(killed_at + 2)
+    res = subprocess.run(cmd + tiny + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"resuming from step {killed_at}" in res.stdout
+    assert torch.load(ckpt, weights_only=True)["step"] == killed_at + 2
+    again = subprocess.run(cmd + tiny, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "pass --resume" in again.stderr
