@@ -107,3 +107,26 @@ def demo_dataset(tmp_path_factory):
     save_replay(Humanized().replay(load_beatmap(DEMO_MAP, mods=Mods.HardRock), seed=5), replays / "hr.osr")
     build_from_folders(songs, replays, root / "ds", progress=False, val_fraction=0.0)
     return root
+
+
+def kill_9_after_checkpoint(cmd: list[str], ckpt, min_step: int, env: dict, timeout_s: float = 120.0) -> int:
+    """Start a training command, SIGKILL it once its checkpoint holds ``min_step`` steps,
+    and return the step the checkpoint holds after the kill (loading it proves it was
+    never left half-written)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import torch
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    step, deadline = 0, time.time() + timeout_s
+    while time.time() < deadline and step < min_step:
+        time.sleep(0.3)
+        if ckpt.exists():
+            step = torch.load(ckpt, weights_only=True)["step"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert step >= min_step, "no checkpoint written before the kill"
+    return int(torch.load(ckpt, weights_only=True)["step"])

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from osu_env import DEMO_MAP
 from osu_env.library import pair_replays
 from osu_env.replay import save_replay
 from osu_env.rules import Mods
+
+from conftest import kill_9_after_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(steps=6, batch=4, window=32, hidden=16, layers=1, mixtures=2, checkpoint_every=3, val_every=3)
@@ -145,18 +145,8 @@ def test_kill_9_during_training_then_resume_continues(library, tmp_path):
     build_from_folders(library / "Songs", library / "Replays", ds, progress=False, val_fraction=0.5)
     out = tmp_path / "ck"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(_train_cmd(ds, out, 100000), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / "last.pt"
-    deadline = time.time() + 120
-    step = 0
-    while time.time() < deadline and step < 6:
-        time.sleep(0.5)
-        if ckpt.exists():
-            step = torch.load(ckpt, weights_only=True)["step"]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert step >= 6, "no checkpoint written before the kill"
-    killed_at = torch.load(ckpt, weights_only=True)["step"]  # loadable: never half-written
+    killed_at = kill_9_after_checkpoint(_train_cmd(ds, out, 100000), ckpt, 6, env)
     res = subprocess.run(_train_cmd(ds, out, killed_at + 4, "--resume"), env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"resuming from step {killed_at}" in res.stdout

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,8 @@ from osu_env.beatmap import load_beatmap
 from osu_env.errors import AgentError
 from osu_env.judge import judge
 from osu_env.replay import load_replay
+
+from conftest import kill_9_after_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "6", "--batch", "4", "--window", "24", "--hidden", "16", "--critic-hidden", "8",
@@ -150,16 +150,8 @@ def test_kill_9_then_resume_continues_where_the_run_stopped(demo_dataset, tmp_pa
     cmd = [sys.executable, "-m", "agents.cli", "train", "wgan", "--data", str(demo_dataset / "ds"), "--out", str(out)]
     tiny = TINY[:1] + ["100000"] + TINY[2:]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd + tiny, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt, step, deadline = out / "last.pt", 0, time.time() + 120
-    while time.time() < deadline and step < 4:
-        time.sleep(0.3)
-        if ckpt.exists():
-            step = torch.load(ckpt, weights_only=True)["step"]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert step >= 4, "no checkpoint written before the kill"
-    killed_at = torch.load(ckpt, weights_only=True)["step"]  # loadable: never half-written
+    ckpt = out / "last.pt"
+    killed_at = kill_9_after_checkpoint(cmd + tiny, ckpt, 4, env)
     tiny[1] = str(killed_at + 2)
     res = subprocess.run(cmd + tiny + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
