@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="steps of the positional term alone (default 200)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 500)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.2)")
-    tw.add_argument("--key-weight", type=_non_negative_float, help="weight of the key head's cross-entropy (default 0.5)")
+    tw.add_argument("--key-weight", type=_non_negative_float, help="weight of the key head's cross-entropy (default 1)")
     tw.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.25)")
     tw.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 100)")
     tw.set_defaults(func=_train_wgan)

@@ -87,7 +87,7 @@ class WGANArgs:
     warmup_steps: int = 200  # positional term only
     anneal_steps: int = 500  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.2
-    key_weight: float = 0.5
+    key_weight: float = 1.0  # as BC's
     spinner_share: float = 0.25
     device: str | None = None
     resume: bool = False
@@ -241,13 +241,17 @@ def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, 
 
 def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
     """SmoothL1 between generated and human cursors (64 px units) at steps 2.., but on
-    spinner steps between radii and angular speeds (a spin in another phase is as good)."""
+    spinner steps between radii and angular speeds: a spin in another phase or the other
+    way round is as good a spin.  The generator's speed is taken in the sense it turns
+    most over the window, so going back and forth (a large |turn| every step, no net
+    turn: what a loss on |turn| alone taught it) costs as much as standing still."""
     p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
     where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
     fp = spin_features(path[:, 2:], path[:, 1:-1], s)
     fh = spin_features(human[:, 2:], human[:, 1:-1], s)
+    sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
     spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
-        + nn.functional.smooth_l1_loss(fp[..., 3].abs(), fh[..., 3].abs(), reduction="none")
+        + nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
     return torch.where(s, spinning_, where).mean()
 
 

@@ -88,7 +88,11 @@ def test_spinner_features_read_radius_angle_and_turn():
     spin = torch.ones(1, 12, dtype=torch.bool)
     assert W.positional_loss(other_phase, human, spin) < 1e-6
     assert W.positional_loss(other_phase, human, ~spin) > 0.1
+    reverse = torch.stack([0.4 * torch.cos(-t), 0.4 * torch.sin(-t)], -1)[None]
+    assert W.positional_loss(reverse, human, spin) < 1e-6  # nor the other way round
     assert W.positional_loss(torch.zeros_like(human), human, spin) > 0.1  # the centre is no spin
+    wobble = torch.stack([0.4 * torch.cos(0.3 * (-1) ** torch.arange(12)), 0.4 * torch.sin(0.3 * (-1) ** torch.arange(12))], -1)[None]
+    assert W.positional_loss(wobble, human, spin) > 0.1  # nor is going back and forth
 
 
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
