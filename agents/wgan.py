@@ -144,19 +144,20 @@ class Generator(nn.Module):
         self.config = {"obs_size": obs_size, "hidden": hidden, "style": style, "noise": noise}
         self.style, self.noise = style, noise
         self.inp = nn.Sequential(nn.Linear(obs_size + 2 + MOTION + style + noise, hidden), nn.GELU())
-        self.cells = nn.ModuleList([nn.GRUCell(hidden, hidden), nn.GRUCell(hidden, hidden)])
+        self.gru = nn.GRU(hidden, hidden, 2, batch_first=True)
         self.move = nn.Linear(hidden, 2)
         self.keys = nn.Linear(hidden, 2)
 
-    def step(self, x: torch.Tensor, h: list[torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """One env step: input (B, F) -> (move (B, 2) in 64 px units, key logits (B, 2), state)."""
-        y = self.inp(x)
-        h = h or [torch.zeros(x.shape[0], c.hidden_size, device=x.device, dtype=x.dtype) for c in self.cells]
-        out = []
-        for cell, hi in zip(self.cells, h):
-            y = cell(y, hi)
-            out.append(y)
-        return self.move(y), self.keys(y), out
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Inputs (B, L, F) -> (moves (B, L, 2) in 64 px units, key logits (B, L, 2), state):
+        a whole window at once when its inputs are known (teacher forcing), or one step."""
+        y, h = self.gru(self.inp(x), h)
+        return self.move(y), self.keys(y), h
+
+    def step(self, x: torch.Tensor, h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One env step: input (B, F) -> (move (B, 2), key logits (B, 2), state)."""
+        move, keys, h = self(x.unsqueeze(1), h)
+        return move[:, 0], keys[:, 0], h
 
 
 def step_input(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor, before: torch.Tensor,
@@ -404,7 +405,12 @@ class WGANAgent:
             self.z = torch.randn(1, self.gen.style, generator=self.noise)
         eps = torch.randn(1, self.gen.noise, generator=self.noise)
         x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
-        move, key_logits, self.h = self.gen.step(x, self.h)
+        onednn = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False  # oneDNN's RNN costs ~2 ms a call on one thread (see BCAgent.act)
+        try:
+            move, key_logits, self.h = self.gen.step(x, self.h)
+        finally:
+            torch.backends.mkldnn.enabled = onednn
         nxt = cur + move.cpu() * MOVE_TO_OBS
         keys = self.median_keys.step(torch.sigmoid(key_logits[0]).tolist())
         self.keys = torch.tensor([keys], dtype=torch.float32)
