@@ -29,7 +29,7 @@ plays: **closed loop**, on its own cursor.
   positional term + ``key_weight`` x the keys' cross-entropy.  The positional term is
   SmoothL1 between the generated and the human path, so the run starts BC-like; over
   ``anneal_steps`` after ``warmup_steps`` it falls to ``pos_final`` while the adversarial
-  term rises to 1.  On spinner steps the positional term compares radius and angular
+  term rises to 1 and the learning rate falls from ``lr`` to ``adv_lr``.  On spinner steps the positional term compares radius and angular
   speed instead of position: a spin in another phase is as good a spin, and pulling a
   spinning cursor towards the human's point of the circle is what dragged the earlier
   attempt's generator into the centre.
@@ -82,11 +82,12 @@ class WGANArgs:
     style: int = 16  # style latent per window
     noise: int = 4  # noise per step
     n_critic: int = 3  # critic steps per generator step
-    lr: float = 6e-4  # both, Adam (0.5, 0.9); at 250 warm-up steps: positional 0.39 against 0.49 at 2e-4
+    lr: float = 6e-4  # warm-up, Adam (0.5, 0.9); at 250 warm-up steps: positional 0.39 against 0.49 at 2e-4
+    adv_lr: float = 1e-4  # both, once the anneal is over (6e-4 throughout let the path drift off: positional 0.3 -> 1.6)
     gp_weight: float = 10.0
     warmup_steps: int = 200  # positional term only
     anneal_steps: int = 500  # then the adversarial term rises to 1 and the positional falls to pos_final
-    pos_final: float = 0.2
+    pos_final: float = 0.5  # (0.2 let the path drift off as above)
     key_weight: float = 1.0  # as BC's
     spinner_share: float = 0.25
     device: str | None = None
@@ -96,10 +97,11 @@ class WGANArgs:
     checkpoint_every: int = 100
 
 
-def schedule(step: int, args: WGANArgs) -> tuple[float, float]:
-    """(adversarial weight, positional weight) at generator step ``step``."""
+def schedule(step: int, args: WGANArgs) -> tuple[float, float, float]:
+    """(adversarial weight, positional weight, learning rate) at generator step ``step``:
+    all three move linearly over the anneal, from the warm-up's to the adversarial phase's."""
     ramp = min(max((step + 1 - args.warmup_steps) / max(args.anneal_steps, 1), 0.0), 1.0)
-    return ramp, (1.0 - ramp) + ramp * args.pos_final
+    return ramp, (1.0 - ramp) + ramp * args.pos_final, (1.0 - ramp) * args.lr + ramp * args.adv_lr
 
 
 def spin_features(cur: torch.Tensor, before: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
@@ -319,7 +321,9 @@ def _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start
         # every draw is seeded by (seed, step): a resumed run draws what it would have drawn
         rng = np.random.default_rng((args.seed, step))
         noise = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        adv_w, pos_w = schedule(step, args)
+        adv_w, pos_w, lr = schedule(step, args)
+        for group in (*opt_g.param_groups, *opt_c.param_groups):
+            group["lr"] = lr
         if adv_w > 0:  # the critic trains once its term counts (the warm-up is BC-like)
             obs, keys, _ = _windows(ds, train_eps, args.batch * args.n_critic, args, rng, anchors, device)
             with torch.no_grad():
@@ -341,7 +345,8 @@ def _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start
         critic.zero_grad(set_to_none=True)  # the generator's pass left gradients there
         done = step + 1
         losses.update({"generator/adversarial": adv.item(), "generator/positional": pos.item(), "generator/keys_bce": bce.item(),
-                       "generator/loss": loss_g.item(), "schedule/adv_weight": adv_w, "schedule/pos_weight": pos_w})
+                       "generator/loss": loss_g.item(), "schedule/adv_weight": adv_w, "schedule/pos_weight": pos_w,
+                       "schedule/lr": lr})
         if done % 10 == 0 or done == args.steps:
             for key, v in losses.items():
                 writer.add_scalar(key, v, done)
