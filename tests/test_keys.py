@@ -48,6 +48,25 @@ def test_events_are_ordered_positive_and_stop_at_each_window_end():
     assert not len(K.decode(_forced(5000.0, 40.0), bm, path, 600.0))  # every delay passes the window end
 
 
+def test_no_second_press_is_anchored_at_the_object_just_pressed_for():
+    """A decoder that presses only at object starts (within ~1 ms): a press a little
+    early leaves that object's start ahead, and only the mask keeps the next press off it."""
+    from agents.metrics import presses_per_object
+
+    m = _forced(150.0, 40.0)
+    with torch.no_grad():
+        b = m.delay_head.bias.view(-1, 3)
+        b[:, 0] = -30.0
+        b[2:2 + K.K_OBJECTS, 0] = -5.0 * torch.arange(K.K_OBJECTS)  # the starts' anchors only, the nearest first
+        b[2:, 1], b[2:, 2] = 0.0, -3.0
+    bm = load_beatmap(DEMO_MAP)
+    ev = K.decode(m, bm, _path(bm), 600.0, seed=3)
+    per_object = presses_per_object(bm, ev[:, 0])
+    circles = bm.kind == 0
+    assert per_object[circles].mean() > 0.9  # it presses for the circles ...
+    assert per_object.max() == 1  # ... once each
+
+
 def test_a_hold_crossing_a_window_is_carried_not_cut():
     bm = load_beatmap(DEMO_MAP)
     path = _path(bm)
