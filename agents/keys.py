@@ -191,13 +191,19 @@ def _mixture_nll(params, target_ms):
     return -torch.logsumexp(torch.log_softmax(logit, -1) + dens, -1)
 
 
-def _mixture_sample(params, gen: torch.Generator) -> float:
-    """One draw in ms (at least 0.5)."""
+def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0) -> float:
+    """One draw in ms (at least 0.5).  ``temperature`` < 1 sharpens the draw as a
+    language model's sampling temperature does: the component by softmax(logits / T),
+    its spread times T (0: the likeliest component's centre)."""
     logit, mu, log_sigma, (anchor, ahead) = params
     logit, mu, log_sigma, anchor, ahead = (p.reshape(-1) for p in (logit, mu, log_sigma, anchor, ahead))
     M = logit.shape[0] - anchor.shape[0]
-    j = int(torch.multinomial(torch.softmax(_masked_logits(logit, anchor, ahead), -1), 1, generator=gen))
-    e = float(torch.randn((), generator=gen))
+    masked = _masked_logits(logit, anchor, ahead)
+    if temperature > 0:
+        j = int(torch.multinomial(torch.softmax(masked / temperature, -1), 1, generator=gen))
+    else:
+        j = int(torch.argmax(masked))
+    e = float(torch.randn((), generator=gen)) * temperature
     sig = math.exp(float(log_sigma[j]))
     if j < M:
         return math.exp(float(mu[j]) * LOG_MS_SCALE + sig * LOG_MS_SCALE * e)
@@ -496,9 +502,11 @@ def load_decoder(checkpoint: str | Path) -> tuple[KeyDecoder, dict]:
 # ---- decoding ----------------------------------------------------------------------------
 
 @torch.no_grad()
-def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: int = 0) -> np.ndarray:
+def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: int = 0,
+           temperature: float = 1.0) -> np.ndarray:
     """Key events (n, 3: press map ms, key, hold ms) for a whole play of ``bm`` whose
-    cursor follows ``path`` (t, x, y), window by window.  ``window_ms`` is map time."""
+    cursor follows ``path`` (t, x, y), window by window.  ``window_ms`` is map time;
+    ``temperature`` sharpens the delays' draws (:func:`_mixture_sample`)."""
     gen = torch.Generator().manual_seed(seed)
     history = model.config["history"]
     obs = _Observer(bm, path)
@@ -515,7 +523,7 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, events)
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
-            delay = _mixture_sample(model.delay(out, step_t), gen)
+            delay = _mixture_sample(model.delay(out, step_t), gen, temperature)
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay
@@ -530,7 +538,7 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             logits = torch.where(torch.from_numpy(free), logits, torch.tensor(-1e9))
             k = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
             o_at = torch.from_numpy(o_tau.astype(np.float32)).view(1, 1, -1)
-            hold = max(1.0, _mixture_sample(model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at), gen))
+            hold = max(1.0, _mixture_sample(model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at), gen, temperature))
             events = np.vstack([events, [tau, k, hold]])
             prev = (k, delay, hold)
     return events
@@ -556,8 +564,10 @@ class WithKeys(ScriptedAgent):
     the decoder then generates the presses over the whole play, seeing that path, and the
     two are acted out together, open loop."""
 
-    def __init__(self, cursor, keys_checkpoint: str | Path):
+    def __init__(self, cursor, keys_checkpoint: str | Path, keys_temperature: float = 1.0):
+        """``keys_temperature``: of the decoder's draws (:func:`decode`; the command's default is 0.4)."""
         self.cursor = cursor
+        self.temperature = keys_temperature
         self.model, args = load_decoder(keys_checkpoint)
         self.window_ms = float(args["window_ms"])
         self.name = f"{getattr(cursor, 'name', 'cursor')}+keys"
@@ -568,5 +578,5 @@ class WithKeys(ScriptedAgent):
         seed = int(rng.integers(2**31))
         p = play(self.cursor, bm, seed=seed)
         t, x, y, _ = (np.asarray(c) for c in zip(*p.frames))
-        events = decode(self.model, bm, (t.astype(np.float64), x, y), self.window_ms * bm.clock_rate, seed)
+        events = decode(self.model, bm, (t.astype(np.float64), x, y), self.window_ms * bm.clock_rate, seed, self.temperature)
         return key_frames(t, x, y, events)

@@ -25,11 +25,12 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     of them with the sequential key decoder's presses (``bc+keys``; ``keys_checkpoint``)."""
     if name.endswith(KEYS_SUFFIX):
         keys_checkpoint = kwargs.pop("keys_checkpoint", None)
+        keys_temperature = kwargs.pop("keys_temperature", 1.0)
         if keys_checkpoint is None:
             raise AgentError(f"agent {name!r} takes its keys from the key decoder: pass --keys-checkpoint (made by `osu-imitation train keys`)")
         from .keys import WithKeys
 
-        return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint)
+        return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint, keys_temperature)
     if name in SCRIPTED:
         return SCRIPTED[name](**kwargs)
     if name in LEARNED:
