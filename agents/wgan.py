@@ -29,8 +29,9 @@ plays: **closed loop**, on its own cursor.
   positional term + ``key_weight`` x the keys' cross-entropy.  The positional term is
   SmoothL1 between the generated and the human path, so the run starts BC-like; over
   ``anneal_steps`` after ``warmup_steps`` it falls to ``pos_final`` while the adversarial
-  term rises to 1 and the learning rate falls from ``lr`` to ``adv_lr``.  On spinner steps the positional term compares radius and angular
-  speed instead of position: a spin in another phase is as good a spin, and pulling a
+  term rises to 1 and the learning rate falls from ``lr`` to ``adv_lr``.  On spinner
+  steps the positional term compares radius and angular speed instead of position
+  (:func:`positional_loss`): a spin in another phase is as good a spin, and pulling a
   spinning cursor towards the human's point of the circle is what dragged the earlier
   attempt's generator into the centre.
 - **Spinners.** Generator and critic both see, while a spinner runs, the cursor's radius
