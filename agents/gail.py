@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from osu_env.beatmap import Beatmap, load_beatmap
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS, OsuVectorEnv, step_times
-from osu_env.errors import AgentError, OsuInputError
+from osu_env.errors import AgentError, OsuInputError, first_line
 from osu_env.features import DEFAULT_K, OBS_LIMIT, ObjectTable, obs_size, observe
 from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
@@ -471,7 +471,7 @@ def load_adversarial_policy(checkpoint: str | Path, device: str = "cpu"):
     except FileNotFoundError as e:
         raise AgentError(f"{path}: not a gail/airl checkpoint (no {Path(e.filename).name})") from None
     except Exception as e:  # a foreign or damaged file: json, torch and state-dict errors alike
-        raise AgentError(f"{path}: not a gail/airl checkpoint ({type(e).__name__}: {e})") from None
+        raise AgentError(f"{path}: not a gail/airl checkpoint ({type(e).__name__}: {first_line(e)})") from None
     return policy.to(device).eval(), meta
 
 
