@@ -57,7 +57,7 @@ from osu_env.errors import AgentError, OsuInputError, first_line
 
 from .dataset import Dataset, offset_index, rotate_about_centre, spinning
 from .key_decoding import MedianKeys
-from .lstm import DISPLACEMENT_UNIT_PX
+from .lstm import DISPLACEMENT_UNIT_PX, onednn_off
 from .train import load_checkpoint, pick_device, save_checkpoint
 
 KIND = "wgan"
@@ -302,62 +302,53 @@ def train_wgan(args: WGANArgs) -> dict:
     anchors = ds.spinning_steps(train_eps) if args.spinner_share > 0 else None
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
-    onednn = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        return _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start, out, device)
-    finally:
-        torch.backends.mkldnn.enabled = onednn
-
-
-def _loop(args, ds, train_eps, anchors, gen, critic, opt_g, opt_c, config, start, out, device) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
-    ckpt_path = out / "last.pt"
-    writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
-    losses: dict = {}
-    t0 = time.perf_counter()
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="wgan", disable=not args.progress)
-    for step in bar:
-        # every draw is seeded by (seed, step): a resumed run draws what it would have drawn
-        rng = np.random.default_rng((args.seed, step))
-        noise = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        adv_w, pos_w, lr = schedule(step, args)
-        for group in (*opt_g.param_groups, *opt_c.param_groups):
-            group["lr"] = lr
-        if adv_w > 0:  # the critic trains once its term counts (the warm-up is BC-like)
-            obs, keys, _ = _windows(ds, train_eps, args.batch * args.n_critic, args, rng, anchors, device)
-            with torch.no_grad():
-                path, fake_obs, _ = rollout(gen, obs, keys, noise)
-            real_x, fake_x = critic_inputs(obs, keys, obs[..., :2]), critic_inputs(fake_obs, keys, path)
-            for i in range(args.n_critic):
-                part = slice(i * args.batch, (i + 1) * args.batch)
-                losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
-        obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
-        path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
-        pos = positional_loss(path, obs[..., :2], spinning(obs))
-        bce = nn.functional.binary_cross_entropy_with_logits(key_logits, keys_next[:, 1:-1])
-        adv = -critic(critic_inputs(fake_obs, keys, path)).mean() if adv_w > 0 else torch.zeros((), device=device)
-        loss_g = adv_w * adv + pos_w * pos + args.key_weight * bce
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
-        opt_g.step()
-        critic.zero_grad(set_to_none=True)  # the generator's pass left gradients there
-        done = step + 1
-        losses.update({"generator/adversarial": adv.item(), "generator/positional": pos.item(), "generator/keys_bce": bce.item(),
-                       "generator/loss": loss_g.item(), "schedule/adv_weight": adv_w, "schedule/pos_weight": pos_w,
-                       "schedule/lr": lr})
-        if done % 10 == 0 or done == args.steps:
-            for key, v in losses.items():
-                writer.add_scalar(key, v, done)
-            writer.add_scalar("train/windows_per_s", args.batch * (done - start) / (time.perf_counter() - t0), done)
-            bar.set_postfix(pos=f"{pos.item():.3f}", W=f"{losses.get('critic/wasserstein', 0.0):.3f}")
-        if done % args.checkpoint_every == 0 or done == args.steps:
-            save_checkpoint(ckpt_path, {"generator": gen.state_dict(), "critic": critic.state_dict(),
-                                        "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(), "step": done, "config": config})
-    writer.close()
-    return losses
+    with onednn_off():
+        writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
+        losses: dict = {}
+        t0 = time.perf_counter()
+        bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="wgan", disable=not args.progress)
+        for step in bar:
+            # every draw is seeded by (seed, step): a resumed run draws what it would have drawn
+            rng = np.random.default_rng((args.seed, step))
+            noise = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            adv_w, pos_w, lr = schedule(step, args)
+            for group in (*opt_g.param_groups, *opt_c.param_groups):
+                group["lr"] = lr
+            if adv_w > 0:  # the critic trains once its term counts (the warm-up is BC-like)
+                obs, keys, _ = _windows(ds, train_eps, args.batch * args.n_critic, args, rng, anchors, device)
+                with torch.no_grad():
+                    path, fake_obs, _ = rollout(gen, obs, keys, noise)
+                real_x, fake_x = critic_inputs(obs, keys, obs[..., :2]), critic_inputs(fake_obs, keys, path)
+                for i in range(args.n_critic):
+                    part = slice(i * args.batch, (i + 1) * args.batch)
+                    losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
+            obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
+            path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
+            pos = positional_loss(path, obs[..., :2], spinning(obs))
+            bce = nn.functional.binary_cross_entropy_with_logits(key_logits, keys_next[:, 1:-1])
+            adv = -critic(critic_inputs(fake_obs, keys, path)).mean() if adv_w > 0 else torch.zeros((), device=device)
+            loss_g = adv_w * adv + pos_w * pos + args.key_weight * bce
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
+            opt_g.step()
+            critic.zero_grad(set_to_none=True)  # the generator's pass left gradients there
+            done = step + 1
+            losses.update({"generator/adversarial": adv.item(), "generator/positional": pos.item(), "generator/keys_bce": bce.item(),
+                           "generator/loss": loss_g.item(), "schedule/adv_weight": adv_w, "schedule/pos_weight": pos_w,
+                           "schedule/lr": lr})
+            if done % 10 == 0 or done == args.steps:
+                for key, v in losses.items():
+                    writer.add_scalar(key, v, done)
+                writer.add_scalar("train/windows_per_s", args.batch * (done - start) / (time.perf_counter() - t0), done)
+                bar.set_postfix(pos=f"{pos.item():.3f}", W=f"{losses.get('critic/wasserstein', 0.0):.3f}")
+            if done % args.checkpoint_every == 0 or done == args.steps:
+                save_checkpoint(ckpt_path, {"generator": gen.state_dict(), "critic": critic.state_dict(),
+                                            "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(), "step": done, "config": config})
+        writer.close()
+        return losses
 
 
 def load_generator(checkpoint: str | Path, device: str = "cpu") -> tuple[Generator, dict]:
@@ -411,12 +402,8 @@ class WGANAgent:
             self.z = torch.randn(1, self.gen.style, generator=self.noise)
         eps = torch.randn(1, self.gen.noise, generator=self.noise)
         x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
-        onednn = torch.backends.mkldnn.enabled
-        torch.backends.mkldnn.enabled = False  # oneDNN's RNN costs ~2 ms a call on one thread (see BCAgent.act)
-        try:
+        with onednn_off():  # one step at a time (see onednn_off)
             move, key_logits, self.h = self.gen.step(x, self.h)
-        finally:
-            torch.backends.mkldnn.enabled = onednn
         nxt = cur + move.cpu() * MOVE_TO_OBS
         keys = self.median_keys.step(torch.sigmoid(key_logits[0]).tolist())
         self.keys = torch.tensor([keys], dtype=torch.float32)
