@@ -230,22 +230,24 @@ def _train_bc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_trainer(args: argparse.Namespace, train, args_class) -> int:
+    """A trainer that returns its last losses, run from the command's options; the losses printed."""
+    _train_threads(args)
+    losses = train(_given(args_class, args))
+    print(f"wrote {args.out}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))
+    return 0
+
+
 def _train_keys(args: argparse.Namespace) -> int:
     from .keys import KeysArgs, train_keys
 
-    _train_threads(args)
-    losses = train_keys(_given(KeysArgs, args))
-    print(f"wrote {args.out}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))
-    return 0
+    return _run_trainer(args, train_keys, KeysArgs)
 
 
 def _train_wgan(args: argparse.Namespace) -> int:
     from .wgan import WGANArgs, train_wgan
 
-    _train_threads(args)
-    losses = train_wgan(_given(WGANArgs, args))
-    print(f"wrote {args.out}: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))
-    return 0
+    return _run_trainer(args, train_wgan, WGANArgs)
 
 
 def _train_adversarial(args: argparse.Namespace) -> int:
@@ -276,7 +278,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     """Play maps with an agent and print per-map and overall scores."""
     import json
 
-    from .evaluate import evaluate, format_table, maps_in
+    from .evaluate import evaluate, format_table, held_out_maps, maps_in
     from .runner import make_agent
 
     from osu_env.beatmap import load_beatmap
@@ -285,13 +287,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     _play_threads()
     agent = make_agent(args.agent, checkpoint=args.checkpoint, **_agent_options(args))
     paths = maps_in(args.maps)
-    if args.held_out:  # pick the held-out maps by md5 before parsing any
-        import hashlib
-
-        from .dataset import Dataset
-
-        held = set(Dataset(args.held_out).meta["val_maps"])
-        paths = [p for p in paths if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in held]
+    if args.held_out:
+        paths = held_out_maps(paths, args.held_out)
     if args.limit:
         paths = paths[: args.limit]
     maps = [load_beatmap(p, mods=mods) for p in paths]

@@ -72,3 +72,14 @@ def maps_in(paths: list[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         found += sorted(p.rglob("*.osu")) if p.is_dir() else [p]
     return found
+
+
+def held_out_maps(paths: list[Path], dataset: str | Path) -> list[Path]:
+    """The ``.osu`` files among ``paths`` that are a dataset's validation maps, picked by
+    md5 before any is parsed."""
+    import hashlib
+
+    from .dataset import Dataset
+
+    held = set(Dataset(dataset).meta["val_maps"])
+    return [p for p in paths if p.is_file() and hashlib.md5(p.read_bytes()).hexdigest() in held]

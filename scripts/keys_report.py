@@ -10,14 +10,12 @@ circle's 50 window) per 1,000 circles and the share of each spinner a key is hel
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.dataset import Dataset
-from agents.evaluate import maps_in
+from agents.evaluate import held_out_maps, maps_in
 from agents.metrics import held, key_stats
 from agents.runner import make_agent, play
 from osu_env import rules
@@ -38,8 +36,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     threadpool_limits(1)
-    held_out = set(Dataset(a.held_out).meta["val_maps"])
-    paths = [m for m in maps_in([a.maps]) if hashlib.md5(m.read_bytes()).hexdigest() in held_out]
+    paths = held_out_maps(maps_in([a.maps]), a.held_out)
     kw = {"keys_checkpoint": a.keys_checkpoint, "keys_temperature": a.keys_temperature} if a.agent.endswith("+keys") else {}
     agent = make_agent(a.agent, a.checkpoint, **kw)
     counts, doubles, circles, cleared, spinners, hold = np.zeros(4, int), 0, 0, 0, 0, []
