@@ -48,6 +48,7 @@ HIT = "hit"  # final judgement of an object: value 300/100/50/0
 HEAD = "head"  # slider head: value 300/100/50 on hit, 0 on miss
 TICK = "tick"  # slider tick/repeat/last tick: value 1 hit, 0 missed
 SPIN = "spin"  # a spinner half-turn counted: value = half-turns so far
+EVENT_NAMES = (HIT, HEAD, TICK, SPIN)
 
 
 @dataclass
@@ -60,7 +61,14 @@ class JudgeResult:
     slider_parts: np.ndarray  # (n, 2) parts hit / parts total (head + ticks + repeats + tail)
     spinner_half_turns: np.ndarray  # (n, 2) half-turns spun / required
     max_combo: int
-    events: list = field(repr=False, default_factory=list)
+    # (k, 4) int64: map time, object, what (index into EVENT_NAMES), value; the compiled
+    # judge writes this table, and :attr:`events` names its rows only when asked
+    event_table: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 4), np.int64))
+
+    @property
+    def events(self) -> list:
+        """What happened, in order: (t_ms, object index, HIT/HEAD/TICK/SPIN, value)."""
+        return [(t, i, EVENT_NAMES[what], v) for t, i, what, v in self.event_table.tolist()]
 
     @property
     def n300(self) -> int:
@@ -113,6 +121,23 @@ class JudgeResult:
             "spinners": spinners,
             "spinners_cleared": cleared,
         }
+
+
+@dataclass(frozen=True)
+class ClientRules:
+    """Which rules judged a replay, from the version of the client that wrote it."""
+
+    old_spinner_scoring: bool  # spinner thresholds before 2019-05-10
+    lazer: bool  # osu!lazer's rules (see the module docstring)
+    old_ends: bool  # object ends judged every ms, not on frames, before 2019-05-06
+
+    @classmethod
+    def of(cls, game_version: int) -> "ClientRules":
+        """0 (unknown) is judged as the newest stable."""
+        version = game_version or 10**8
+        return cls(old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION,
+                   lazer=game_version >= rules.LAZER_FIRST_VERSION,
+                   old_ends=version < rules.NEW_OBJECT_END_HANDLING_VERSION)
 
 
 class Judge:
@@ -193,14 +218,12 @@ class Judge:
 
     @classmethod
     def for_client(cls, beatmap: Beatmap, game_version: int) -> "Judge":
-        """A judge with the rules of the client that wrote ``game_version`` (0: unknown,
-        judged as the newest stable): old spinner thresholds and per-ms object ends before
-        2019, lazer's rules from 30000000.  ``old_ends`` tells the caller to pass
-        ``post_until_ms`` to :meth:`step`."""
-        version = game_version or 10**8
-        j = cls(beatmap, old_spinner_scoring=version < rules.NEW_SPINNER_SCORING_VERSION,
-                lazer=game_version >= rules.LAZER_FIRST_VERSION)
-        j.old_ends = version < rules.NEW_OBJECT_END_HANDLING_VERSION
+        """A judge with the rules of the client that wrote ``game_version`` (see
+        :class:`ClientRules`).  ``old_ends`` tells the caller to pass ``post_until_ms``
+        to :meth:`step`."""
+        c = ClientRules.of(game_version)
+        j = cls(beatmap, old_spinner_scoring=c.old_spinner_scoring, lazer=c.lazer)
+        j.old_ends = c.old_ends
         return j
 
     # ------------------------------------------------------------------ helpers
@@ -380,7 +403,8 @@ class Judge:
             slider_parts=parts,
             spinner_half_turns=spins,
             max_combo=self.max_combo,
-            events=self.events,
+            event_table=np.array([(t, i, EVENT_NAMES.index(what), v) for t, i, what, v in self.events],
+                                 np.int64).reshape(-1, 4),
         )
 
     # ------------------------------------------------------------------ circles
@@ -695,15 +719,18 @@ def lazer_fail_ms(t_ms: np.ndarray) -> int | None:
     return int(t_ms[full_speed[-1] + 1])
 
 
-def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_frame: bool = False) -> JudgeResult:
+def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_frame: bool = False,
+          reference: bool = False) -> JudgeResult:
     """Judge a whole replay on a beatmap the way osu! did.
 
     ``beatmap`` must be loaded with the replay's mods.  A replay that stops before the
     last object ends is treated as failed/quit: objects after its last frame stay
     unjudged, as in the game (for a failed lazer play, after the fail: see
     :func:`lazer_fail_ms`).  Replays exported by lazer count sliders by their heads.
-    ``every_frame=True`` steps every frame (the reference); the default skips frames
-    where nothing can be judged (see :func:`frames_that_matter`).
+    ``every_frame=True`` steps every frame; the default skips frames where nothing can be
+    judged (see :func:`frames_that_matter`).  The compiled judge (:mod:`osu_env.fast_judge`)
+    does the work; ``reference=True`` runs the readable :class:`Judge` instead, which the
+    compiled one is tested against.
     """
     if replay.mods & Mods.Relax:
         raise ReplayError(f"{replay.path}: a Relax play is not judged: osu! clicks for the player there, "
@@ -712,15 +739,18 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
         raise WrongBeatmapError(
             f"{replay.path}: replay is for beatmap {replay.beatmap_md5}, not {beatmap.path} ({beatmap.md5})"
         )
-    j = Judge.for_client(beatmap, replay.game_version)
+    client = ClientRules.of(replay.game_version)
     t, n = beatmap.map_times(replay), replay.n_frames
     complete = n > 0 and int(t[-1]) >= int(beatmap.end_ms.max()) - 1
-    if j.lazer and not complete:
+    if client.lazer and not complete:
         fail = lazer_fail_ms(t)
         if fail is not None:
             n = int(np.searchsorted(t, fail, side="right"))
-    old_ends = j.old_ends
+    old_ends = client.old_ends
     order = np.arange(n) if every_frame else frames_that_matter(beatmap, t[:n], replay.keys[:n])
+    if not reference:
+        return _judge_compiled(beatmap, client, t[:n], replay.x[:n], replay.y[:n], replay.keys[:n], order, complete)
+    j = Judge.for_client(beatmap, replay.game_version)
     t_list, x_list, y_list, k_list = t.tolist(), replay.x.tolist(), replay.y.tolist(), replay.keys.tolist()
     step = j.step
     for f in order.tolist():
@@ -728,3 +758,17 @@ def judge(beatmap: Beatmap, replay: Replay, *, check_md5: bool = True, every_fra
         until = t_list[f + 1] if (old_ends and f + 1 < n) else None
         step(t_list[f], x_list[f], y_list[f], k_list[f], until, f > 0 and t_list[f] == t_list[f - 1])
     return j.finish(complete=complete)
+
+
+def _judge_compiled(beatmap: Beatmap, client: ClientRules, t: np.ndarray, x: np.ndarray, y: np.ndarray, keys: np.ndarray,
+                    order: np.ndarray, complete: bool) -> JudgeResult:
+    """:func:`judge`'s frames through the compiled judge, under ``client``'s rules."""
+    from . import fast_judge as fj  # numba loads on the first judgement, not on import
+
+    tab = fj.tables(beatmap, lazer=client.lazer, old_spinner_scoring=client.old_spinner_scoring)
+    order = np.ascontiguousarray(order, np.int64)
+    state = fj.new_state(tab, fj.event_capacity(tab, t[order]))
+    fj.run(tab, state, np.ascontiguousarray(t, np.int64), np.ascontiguousarray(x, np.float64),
+           np.ascontiguousarray(y, np.float64), np.ascontiguousarray(keys, np.int64), order, client.old_ends)
+    fj.finish(tab, state, complete)
+    return fj.result(tab, state)
