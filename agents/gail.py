@@ -112,8 +112,7 @@ class OsuSB3VecEnv(VecEnv):
 
     def step_wait(self):
         a = np.clip(self._actions, -1.0, 1.0)
-        x = np.array([p.x for p in self.venv.plays])
-        y = np.array([p.y for p in self.venv.plays])
+        x, y = self.venv.cursor.T
         target = np.empty_like(a)
         target[:, 0] = (x + a[:, 0] * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
         target[:, 1] = (y + a[:, 1] * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX

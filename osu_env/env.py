@@ -106,9 +106,7 @@ class Play:
         self.counts = [0, 0, 0, 0]
         self.score = 0
         self.done = False
-        self.score_mult = rules.score_difficulty_multiplier(
-            beatmap.hp, beatmap.od, beatmap.cs, beatmap.n_objects, _drain_s(beatmap)
-        ), rules.score_mod_multiplier(beatmap.mods)
+        self.score_mult = score_multipliers(beatmap)
         self.result = None
         self._init_skipping()
 
@@ -223,8 +221,11 @@ class Play:
         return r
 
 
-def _drain_s(bm: Beatmap) -> float:
-    return (float(bm.end_ms.max()) - float(bm.start_ms.min())) / 1000.0 if bm.n_objects else 1.0
+def score_multipliers(bm: Beatmap) -> tuple[int, float]:
+    """ScoreV1's difficulty and mod multipliers for a play of ``bm``."""
+    drain_s = (float(bm.end_ms.max()) - float(bm.start_ms.min())) / 1000.0 if bm.n_objects else 1.0
+    return (rules.score_difficulty_multiplier(bm.hp, bm.od, bm.cs, bm.n_objects, drain_s),
+            rules.score_mod_multiplier(bm.mods))
 
 
 def _observation_space(k: int) -> spaces.Box:
@@ -388,7 +389,8 @@ class OsuEnv(gym.Env):
 
 
 class OsuVectorEnv(VectorEnv):
-    """``num_envs`` plays stepped together, observations computed in one numpy call.
+    """``num_envs`` plays stepped together: one compiled call judges, scores and observes
+    them all (:mod:`osu_env.fast_env`, tested equal to :class:`OsuEnv` step by step).
 
     Each sub-env draws a map from ``maps`` on reset (its own RNG stream from ``seed``) and
     starts again on its own when its play ends, as gymnasium 0.29's vector envs do (the
@@ -396,70 +398,85 @@ class OsuVectorEnv(VectorEnv):
     ``infos["final_observation"]`` and ``infos["final_info"]`` are object arrays holding
     the finished play's last observation and info (``None`` elsewhere), masked by
     ``infos["_final_observation"]`` and ``infos["_final_info"]``.  Semantics per sub-env
-    are :class:`OsuEnv`'s.
+    are :class:`OsuEnv`'s, judged as a current stable client.  :attr:`cursor` is where
+    each play's cursor is.
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, maps, num_envs: int = 16, *, mods=None, step_ms: float = DEFAULT_STEP_MS,
                  k_objects: int = DEFAULT_K, reward: dict | None = None):
+        from . import fast_env  # numba loads with the first vector env, not on import
+
         self.maps = [as_beatmap(m, mods) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
         if not self.maps:
             raise ValueError("OsuVectorEnv needs at least one map")
         super().__init__(num_envs, _observation_space(k_objects), _action_space())
         self.step_ms = step_ms
         self.k = k_objects
-        self.reward = reward
+        weights = {**DEFAULT_REWARD, **(reward or {})}
+        self._fast = fast_env
+        self._weights = np.array([weights[key] for key in fast_env.REWARD_KEYS], np.float64)
         self.table = ObjectTable.build(self.maps)
-        self.plays: list[Play] = []
+        self._pack = fast_env.pack(self.maps, [step_times(bm, step_ms) for bm in self.maps],
+                                   [score_multipliers(bm) for bm in self.maps])
+        self._plays = fast_env.Plays.new(self._pack, num_envs)
         self._rngs: list[np.random.Generator] = []
 
-    def _new_play(self, e: int) -> Play:
-        m = int(self._rngs[e].integers(len(self.maps)))
-        return Play(self.maps[m], step_ms=self.step_ms, reward=self.reward, map_id=m)
+    @property
+    def cursor(self) -> np.ndarray:
+        """(num_envs, 2) each play's cursor in osu!px (the playfield centre at its start)."""
+        return self._plays.xy.copy()
 
-    def _obs(self) -> np.ndarray:
-        ps = self.plays
-        return observe(self.table, np.array([p.map_id for p in ps]), np.array([p.t_ms for p in ps], np.float64),
-                       np.array([p.x for p in ps]), np.array([p.y for p in ps]), self.k)
+    def _start(self, e: int) -> None:
+        self._plays.start(e, int(self._rngs[e].integers(len(self.maps))))
+
+    def _obs(self, rows: np.ndarray | None = None) -> np.ndarray:
+        s = self._plays
+        rows = np.arange(self.num_envs) if rows is None else rows
+        return self._fast.observe(self.table, s.env[rows, self._fast.E_MAP], self._fast.next_times(self._pack, s)[rows],
+                                  s.xy[rows, 0], s.xy[rows, 1], self.k)
 
     def _infos(self) -> dict:
-        rows = np.array([(p.t_ms, *p.counts, p.judge.combo, p.judge.max_combo, p.score) for p in self.plays], np.int64)
-        n300, n100, n50, nmiss = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
-        accuracy = rules.accuracy_percent(n300, n100, n50, nmiss)
-        return {"t_ms": rows[:, 0], "n300": n300, "n100": n100, "n50": n50, "nmiss": nmiss,
-                "combo": rows[:, 5], "max_combo": rows[:, 6], "accuracy": accuracy, "score": rows[:, 7]}
+        f, s = self._fast, self._plays
+        n300, n100, n50, nmiss = (s.env[:, c].copy() for c in (f.E_N300, f.E_N100, f.E_N50, f.E_NMISS))
+        return {"t_ms": f.next_times(self._pack, s), "n300": n300, "n100": n100, "n50": n50, "nmiss": nmiss,
+                "combo": s.g[:, f.fj.G_COMBO].copy(), "max_combo": s.g[:, f.fj.G_MAX_COMBO].copy(),
+                "accuracy": rules.accuracy_percent(n300, n100, n50, nmiss), "score": s.env[:, f.E_SCORE].copy()}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None:
             self._np_random, self._np_random_seed = gym.utils.seeding.np_random(seed)
         root = np.random.SeedSequence(seed)
         self._rngs = [np.random.default_rng(s) for s in root.spawn(self.num_envs)]
-        self.plays = [self._new_play(e) for e in range(self.num_envs)]
+        for e in range(self.num_envs):
+            self._start(e)
         return self._obs(), self._infos()
 
     def step(self, actions):
         a = np.asarray(actions, np.float64)
         if a.shape != (self.num_envs, 4):
             raise ValueError(f"actions must have shape ({self.num_envs}, 4), got {a.shape}")
-        xs = (ACTION_CENTRE_PX[0] + np.clip(a[:, 0], -1, 1) * ACTION_HALF_RANGE_PX).tolist()
-        ys = (ACTION_CENTRE_PX[1] + np.clip(a[:, 1], -1, 1) * ACTION_HALF_RANGE_PX).tolist()
-        keys = (np.where(a[:, 2] > 0, KEY_BITS[0], 0) | np.where(a[:, 3] > 0, KEY_BITS[1], 0)).tolist()
+        if not self._rngs:
+            raise RuntimeError("call reset() before step()")
+        xs = ACTION_CENTRE_PX[0] + np.clip(a[:, 0], -1, 1) * ACTION_HALF_RANGE_PX
+        ys = ACTION_CENTRE_PX[1] + np.clip(a[:, 1], -1, 1) * ACTION_HALF_RANGE_PX
+        keys = np.where(a[:, 2] > 0, KEY_BITS[0], 0) | np.where(a[:, 3] > 0, KEY_BITS[1], 0)
         rewards = np.empty(self.num_envs)
-        done = np.zeros(self.num_envs, bool)
-        for e, p in enumerate(self.plays):
-            rewards[e] = p.advance(xs[e], ys[e], keys[e])
-            done[e] = p.done
+        self._fast.step(self._pack, self._plays, xs, ys, keys.astype(np.int64), self._weights, rewards)
+        obs = self._obs()
+        done = self._plays.env[:, self._fast.E_DONE] == 1
         infos: dict = {}
         if done.any():
-            last_obs = self._obs()
             final_obs = np.full(self.num_envs, None, object)
             final_info = np.full(self.num_envs, None, object)
-            for e in np.flatnonzero(done):
-                final_obs[e], final_info[e] = last_obs[e], self.plays[e].info
-                self.plays[e] = self._new_play(e)
+            last = self._infos()
+            ended = np.flatnonzero(done)
+            for e in ended.tolist():
+                final_obs[e] = obs[e].copy()
+                final_info[e] = {key: (v[e].item()) for key, v in last.items()}
+                self._start(e)
+            obs[ended] = self._obs(ended)
             infos.update(final_observation=final_obs, _final_observation=done, final_info=final_info, _final_info=done.copy())
-        obs = self._obs()
         infos.update(self._infos())
         return obs, rewards, done, np.zeros(self.num_envs, bool), infos
-
