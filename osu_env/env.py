@@ -435,18 +435,18 @@ class OsuVectorEnv(VectorEnv):
         return self._plays.xy.copy()
 
     def _start(self, e: int) -> None:
-        self._plays.start(e, int(self._rngs[e].integers(len(self.maps))))
+        self._plays.start(e, int(self._rngs[e].integers(len(self.maps))), self._pack)
 
     def _obs(self, rows: np.ndarray | None = None) -> np.ndarray:
         s = self._plays
         rows = np.arange(self.num_envs) if rows is None else rows
-        return self._fast.observe(self.table, s.env[rows, self._fast.E_MAP], self._fast.next_times(self._pack, s)[rows],
-                                  s.xy[rows, 0], s.xy[rows, 1], self.k)
+        return self._fast.observe(self.table, s.env[rows, self._fast.E_MAP], s.t_next[rows], s.xy[rows, 0], s.xy[rows, 1],
+                                  self.k)
 
     def _infos(self) -> dict:
         f, s = self._fast, self._plays
         n300, n100, n50, nmiss = (s.env[:, c].copy() for c in (f.E_N300, f.E_N100, f.E_N50, f.E_NMISS))
-        return {"t_ms": f.next_times(self._pack, s), "n300": n300, "n100": n100, "n50": n50, "nmiss": nmiss,
+        return {"t_ms": s.t_next.copy(), "n300": n300, "n100": n100, "n50": n50, "nmiss": nmiss,
                 "combo": s.g[:, f.fj.G_COMBO].copy(), "max_combo": s.g[:, f.fj.G_MAX_COMBO].copy(),
                 "accuracy": rules.accuracy_percent(n300, n100, n50, nmiss), "score": s.env[:, f.E_SCORE].copy()}
 

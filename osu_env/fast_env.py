@@ -78,15 +78,16 @@ class Plays:
     env: np.ndarray  # (e, 9) the E_* columns
     xy: np.ndarray  # (e, 2) cursor px
     keys: np.ndarray  # (e,) key bits of the last frame
+    t_next: np.ndarray  # (e,) Play.t_ms: the next frame's time, or the last one's once over
 
     @staticmethod
     def new(p: MapPack, num_envs: int) -> "Plays":
         n = max(p.max_objects, 1)
         return Plays(np.zeros((num_envs, n, 14), np.int64), np.zeros((num_envs, n, 7)), np.zeros((num_envs, 16), np.int64),
                      np.zeros((num_envs, 5 * n + 2, 4), np.int64), np.zeros((num_envs, 9), np.int64),
-                     np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64))
+                     np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64), np.zeros(num_envs, np.int64))
 
-    def start(self, e: int, map_id: int) -> None:
+    def start(self, e: int, map_id: int, p: MapPack) -> None:
         """Play ``e`` begins map ``map_id``: as ``fast_judge.new_state`` and ``Play.__init__``."""
         self.si[e] = 0
         self.si[e, :, fj.S_RESULT] = -1
@@ -100,6 +101,7 @@ class Plays:
         self.env[e, E_MAP] = map_id
         self.xy[e] = rules.SPINNER_CENTRE
         self.keys[e] = 0
+        self.t_next[e] = p.times[p.offsets[map_id, 6]]
 
 
 def step(p: MapPack, s: Plays, x: np.ndarray, y: np.ndarray, keys: np.ndarray, weights: np.ndarray,
@@ -107,19 +109,12 @@ def step(p: MapPack, s: Plays, x: np.ndarray, y: np.ndarray, keys: np.ndarray, w
     """Every play advances one frame with the cursor at (x, y) and ``keys`` held
     (``Play.advance``); ``rewards`` receives each play's reward."""
     _step_all(p.oi, p.of, p.ev_time, p.ev_tail, p.ball_t1, p.ball_t2, p.ball_ab, p.params, p.offsets, p.times, p.score,
-              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.keys, x, y, keys, weights, rewards)
-
-
-def next_times(p: MapPack, s: Plays) -> np.ndarray:
-    """Each play's ``Play.t_ms``: its next frame's time, or its last once over."""
-    m = s.env[:, E_MAP]
-    i = np.minimum(s.env[:, E_I], p.offsets[m, 7] - 1)
-    return p.times[p.offsets[m, 6] + i]
+              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.keys, s.t_next, x, y, keys, weights, rewards)
 
 
 @numba.njit(cache=True, _nrt=False)
 def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offsets, times, score,
-              si, sf, g, ev, env, xy, keys_held, x, y, keys, w, rewards):
+              si, sf, g, ev, env, xy, keys_held, t_next, x, y, keys, w, rewards):
     for e in range(env.shape[0]):
         m = env[e, E_MAP]
         o0, on, e0, en, b0, bn, t0 = offsets[m, 0], offsets[m, 1], offsets[m, 2], offsets[m, 3], offsets[m, 4], \
@@ -141,7 +136,9 @@ def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offse
         xy[e, 0], xy[e, 1], keys_held[e] = x[e], y[e], keys[e]
         i += 1
         env[e, E_I] = i
-        if i >= offsets[m, 7]:
+        if i < offsets[m, 7]:
+            t_next[e] = times[t0 + i]
+        else:
             env[e, E_DONE] = 1
             complete = on == 0 or t >= np.int64(score[m, 2]) - 1
             fj._finish(oi_m, of_m, evt, p, si_e, sf_e, g_e, ev_e, complete)
