@@ -16,6 +16,8 @@ from osu_env.beatmap import load_beatmap
 from osu_env.judge import judge
 from osu_env.replay import load_replay
 
+from conftest import frames
+
 
 def _path(bm):
     t, x, y, _ = Autoplay().plan(bm, np.random.default_rng(0))
@@ -45,7 +47,9 @@ def test_events_are_ordered_positive_and_stop_at_each_window_end():
     starts = np.arange(float(bm.start_ms[0]) - 600.0, float(bm.end_ms.max()), 600.0)
     per_window = np.bincount(np.searchsorted(starts, ev[:, 0], side="right") - 1)
     assert per_window.max() <= 4  # 150 ms apart: a 600 ms window holds at most 4, then its end stops it
-    assert not len(K.decode(_forced(5000.0, 40.0), bm, path, 600.0))  # every delay passes the window end
+    # every delay passes the window end, but for the one press the spinner must have (from 12.5 to 15.5 s)
+    (press, _, hold), = K.decode(_forced(5000.0, 40.0), bm, path, 600.0)
+    assert 12500.0 - K.SPINNER_LEAD_MS <= press <= 12500.0 + K.SPINNER_LATE_MS and press + hold >= 15500.0
 
 
 def test_no_second_press_is_anchored_at_the_object_just_pressed_for():
@@ -71,7 +75,8 @@ def test_a_hold_crossing_a_window_is_carried_not_cut():
     bm = load_beatmap(DEMO_MAP)
     path = _path(bm)
     ev = K.decode(_forced(200.0, 1500.0), bm, path, 600.0, seed=2)
-    assert len(ev) > 4 and np.allclose(ev[:, 2], 1500.0, rtol=0.15)  # longer than a window, kept whole
+    spinner = (ev[:, 0] >= 12500.0 - K.SPINNER_LEAD_MS) & (ev[:, 0] < 15500.0)  # held through the spinner instead
+    assert len(ev) > 4 and np.allclose(ev[~spinner, 2], 1500.0, rtol=0.15)  # longer than a window, kept whole
     for k in (0, 1):  # a key is never pressed again while it is held
         mine = ev[ev[:, 1] == k]
         assert (mine[1:, 0] >= mine[:-1, 0] + mine[:-1, 2] - 1e-6).all()
@@ -123,3 +128,37 @@ def test_keys_agent_needs_its_checkpoint(tmp_path, capsys):
     bad.write_bytes(b"not a checkpoint")
     assert main(["play", "--agent", "autoplay+keys", "--keys-checkpoint", str(bad), "--out", str(tmp_path / "a.osr")]) == 2
     assert "not a keys checkpoint" in capsys.readouterr().err
+
+
+def test_spinners_get_a_press_held_through_them_whatever_the_model_draws(make_map):
+    """A decoder that only taps (40 ms) would let go of a spinner at once, and one whose
+    delays pass every window's end would never press it.  Decoding keeps the model's
+    draws but conditions them: the next press comes by 100 ms into the spinner, and a
+    press for it is held past its end."""
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "300,200,1400,1,0,0:0:0:0:", "256,192,2000,12,0,4000,0:0:0:0:",
+                                "100,300,4500,1,0,0:0:0:0:"]))
+    assert K.spinner_hold_floor(bm, 2500.0) == 1500.0  # running
+    assert K.spinner_hold_floor(bm, 1800.0) == 2200.0  # next, 200 ms ahead
+    assert K.spinner_hold_floor(bm, 1300.0) == 0.0  # the circle at 1400 comes first
+    assert K.spinner_press_by(bm, 1500.0, np.array([-1e9, 1600.0])) == 2100.0
+    assert K.spinner_press_by(bm, 1500.0, np.array([-1e9, 4100.0])) == math.inf  # a key is held through it
+    path = _path(bm)
+    for seed, delay in ((0, 300.0), (1, 300.0), (2, 5000.0), (3, 5000.0)):
+        ev = K.decode(_forced(delay, 40.0), bm, path, 600.0, seed=seed)
+        covering = ev[(ev[:, 0] <= 2100.0) & (ev[:, 0] + ev[:, 2] >= 4000.0)]
+        assert len(covering) == 1, ev
+        assert (ev[ev[:, 0] + ev[:, 2] < 2000.0, 2] < 50).all()  # the presses before keep the model's taps
+        t, x, y, keys = K.key_frames(*path, ev)
+        r = judge(bm, frames(*zip(t.tolist(), x.tolist(), y.tolist(), keys.tolist())))
+        assert r.spinner_half_turns[2, 0] > 0  # the autoplay path spins while the key is down
+
+
+def test_bounded_draws_stay_inside_and_keep_the_model_where_it_can():
+    m = _forced(40.0, 40.0)
+    params = m._mixture(m.hold_head[-1](torch.zeros(1, 1, m.hold_head[-1].in_features)),
+                        (torch.zeros(1, 1, K.K_OBJECTS), torch.zeros(1, 1, K.K_OBJECTS, dtype=torch.bool)))
+    gen = torch.Generator().manual_seed(0)
+    free = [K._mixture_sample(params, gen, 1.0) for _ in range(200)]
+    assert 30 < np.median(free) < 55
+    assert all(K._mixture_sample(params, gen, 1.0, lo=500.0) >= 500.0 for _ in range(50))
+    assert all(K._mixture_sample(params, gen, 1.0, hi=39.0) <= 39.0 for _ in range(50))
