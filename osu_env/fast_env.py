@@ -27,7 +27,7 @@ from .features import GLOBAL_FEATURES, MAP_TIME_GAP_MS, OBJECT_FEATURES, OBS_LIM
 
 # reward weights, in this order (env.DEFAULT_REWARD's keys)
 REWARD_KEYS = ("300", "100", "50", "miss", "head", "head_miss", "tick", "tick_miss", "spin")
-# per-play integer state (besides the judge's): map, frame index, keys, counts, score, previous frame time
+# per-play integer state (besides the judge's): map, frame index, counts, score, previous frame time, over
 E_MAP, E_I, E_N300, E_N100, E_N50, E_NMISS, E_SCORE, E_PREV_T, E_DONE = range(9)
 
 
@@ -69,7 +69,7 @@ def pack(maps: list[Beatmap], clocks: list[np.ndarray], score_mults: list[tuple[
 @dataclass
 class Plays:
     """The state of ``num_envs`` plays: the judge's columns per play (sized to the largest
-    map), the env's own counters, and the cursor."""
+    map), the env's own counters, the cursor and the clock."""
 
     si: np.ndarray  # (e, max_objects, 14)
     sf: np.ndarray  # (e, max_objects, 7)
@@ -77,7 +77,6 @@ class Plays:
     ev: np.ndarray  # (e, 5 n + 2, 4): one step's events (at most 3 an object a frame, 2 at the finish)
     env: np.ndarray  # (e, 9) the E_* columns
     xy: np.ndarray  # (e, 2) cursor px
-    keys: np.ndarray  # (e,) key bits of the last frame
     t_next: np.ndarray  # (e,) Play.t_ms: the next frame's time, or the last one's once over
 
     @staticmethod
@@ -85,7 +84,7 @@ class Plays:
         n = max(p.max_objects, 1)
         return Plays(np.zeros((num_envs, n, 14), np.int64), np.zeros((num_envs, n, 7)), np.zeros((num_envs, 16), np.int64),
                      np.zeros((num_envs, 5 * n + 2, 4), np.int64), np.zeros((num_envs, 9), np.int64),
-                     np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64), np.zeros(num_envs, np.int64))
+                     np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64))
 
     def start(self, e: int, map_id: int, p: MapPack) -> None:
         """Play ``e`` begins map ``map_id``: as ``fast_judge.new_state`` and ``Play.__init__``."""
@@ -100,7 +99,6 @@ class Plays:
         self.env[e] = 0
         self.env[e, E_MAP] = map_id
         self.xy[e] = rules.SPINNER_CENTRE
-        self.keys[e] = 0
         self.t_next[e] = p.times[p.offsets[map_id, 6]]
 
 
@@ -109,12 +107,12 @@ def step(p: MapPack, s: Plays, x: np.ndarray, y: np.ndarray, keys: np.ndarray, w
     """Every play advances one frame with the cursor at (x, y) and ``keys`` held
     (``Play.advance``); ``rewards`` receives each play's reward."""
     _step_all(p.oi, p.of, p.ev_time, p.ev_tail, p.ball_t1, p.ball_t2, p.ball_ab, p.params, p.offsets, p.times, p.score,
-              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.keys, s.t_next, x, y, keys, weights, rewards)
+              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.t_next, x, y, keys, weights, rewards)
 
 
 @numba.njit(cache=True, _nrt=False)
 def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offsets, times, score,
-              si, sf, g, ev, env, xy, keys_held, t_next, x, y, keys, w, rewards):
+              si, sf, g, ev, env, xy, t_next, x, y, keys, w, rewards):
     for e in range(env.shape[0]):
         m = env[e, E_MAP]
         o0, on, e0, en, b0, bn, t0 = offsets[m, 0], offsets[m, 1], offsets[m, 2], offsets[m, 3], offsets[m, 4], \
@@ -133,7 +131,7 @@ def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offse
         fj._step(oi_m, of_m, evt, evk, bt1, bt2, bab, p, si_e, sf_e, g_e, ev_e, t, x[e], y[e], keys[e],
                  fj.NO_POST_UNTIL, i > 0 and t == prev)
         env[e, E_PREV_T] = t
-        xy[e, 0], xy[e, 1], keys_held[e] = x[e], y[e], keys[e]
+        xy[e, 0], xy[e, 1] = x[e], y[e]
         i += 1
         env[e, E_I] = i
         if i < offsets[m, 7]:

@@ -401,16 +401,23 @@ def _over_head(of, p, i, x, y):
     return (x - of[i, F_X]) ** 2 + (y - of[i, F_Y]) ** 2 <= p[P_R2]
 
 
-@numba.njit(cache=True, _nrt=False)
-def _click_circle(oi, of, si, sf, g, ev, p, i, t, x, y, press_offset):
-    if si[i, S_DONE] or not _over_head(of, p, i, x, y):
-        return
+@numba.njit(cache=True, _nrt=False, inline="always")
+def _takes_press(oi, of, si, sf, g, ev, p, i, t):
+    """Whether object i, under the cursor, takes this press (notelock or lazer's order
+    allowing); a shaken or ignored press is used up all the same."""
     if _can_be_hit(oi, of, si, g, p, t, i) != CLICK:
         g[G_LEFT_E] = g[G_RIGHT_E] = 0
-        return
+        return False
     _use_press(g)
     if p[P_LAZER]:
         _miss_earlier_heads(oi, si, sf, g, ev, i, t)
+    return True
+
+
+@numba.njit(cache=True, _nrt=False)
+def _click_circle(oi, of, si, sf, g, ev, p, i, t, x, y, press_offset):
+    if si[i, S_DONE] or not _over_head(of, p, i, x, y) or not _takes_press(oi, of, si, sf, g, ev, p, i, t):
+        return
     delta = t + press_offset - of[i, F_START]
     res = _result_for_delta(p, delta)
     if res:
@@ -433,14 +440,8 @@ def _click_slider(oi, of, si, sf, g, ev, p, i, t, x, y, press_offset):
         if over_head and not p[P_LAZER]:
             _use_press(g)
         return
-    if not over_head:
+    if not over_head or not _takes_press(oi, of, si, sf, g, ev, p, i, t):
         return
-    if _can_be_hit(oi, of, si, g, p, t, i) != CLICK:
-        g[G_LEFT_E] = g[G_RIGHT_E] = 0
-        return
-    _use_press(g)
-    if p[P_LAZER]:
-        _miss_earlier_heads(oi, si, sf, g, ev, i, t)
     si[i, S_DOWN] = _pressed_button(g)
     delta = t + press_offset - of[i, F_START]
     res = _result_for_delta(p, delta)
@@ -559,15 +560,7 @@ def _spin(oi, of, p, si, sf, g, ev, i, t, x, y):
         _event(ev, g, t, i, SPIN, si[i, S_COUNT])
 
 
-@numba.njit(cache=True, _nrt=False, inline="always")
-def _slider_result(hits, total):
-    if hits == total:
-        return 300
-    if hits * 2 >= total:
-        return 100
-    if hits > 0:
-        return 50
-    return 0
+_slider_result = numba.njit(cache=True, _nrt=False, inline="always")(rules.slider_result)
 
 
 @numba.njit(cache=True, _nrt=False)
