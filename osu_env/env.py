@@ -395,8 +395,9 @@ class OsuEnv(gym.Env):
 
 
 class OsuVectorEnv(VectorEnv):
-    """``num_envs`` plays stepped together: one compiled call judges, scores and observes
-    them all (:mod:`osu_env.fast_env`, tested equal to :class:`OsuEnv` step by step).
+    """``num_envs`` plays stepped together: one compiled call judges and scores them all
+    and another observes them (:mod:`osu_env.fast_env`, tested equal to :class:`OsuEnv`
+    step by step).
 
     Each sub-env draws a map from ``maps`` on reset (its own RNG stream from ``seed``) and
     starts again on its own when its play ends, as gymnasium 0.29's vector envs do (the

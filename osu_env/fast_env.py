@@ -1,10 +1,11 @@
-"""The vector env's inner loop, compiled: every play's clock, judge, score and observation
-in one numba call per step.
+"""The vector env's inner loop, compiled: every play's clock, judge and score in one numba
+call per step (:func:`step`), and every observation in another (:func:`observe`).
 
-:class:`osu_env.env.OsuVectorEnv` steps all its plays through :func:`step`.  The readable
-path is :class:`osu_env.env.Play` (the reference judge, the Python score) with
-:func:`osu_env.features.observe`; this module follows them, and tests hold the two equal
-(``tests/test_fast_env.py``: observations, rewards, counts, combo and score, step by step).
+:class:`osu_env.env.OsuVectorEnv` steps all its plays through them; :class:`OsuEnv` uses
+the compiled observation alone.  The readable path is :class:`osu_env.env.Play` (the
+reference judge, the Python score) with :func:`osu_env.features.observe`; this module
+follows them, and tests hold the two equal (``tests/test_fast_env.py``: observations,
+rewards, counts, combo and score, step by step).
 
 Every frame is judged (the Python :class:`Play` skips idle ones, which gives the same
 verdicts; ``judge.frames_that_matter``): at about 70 ns a frame the skip test would
