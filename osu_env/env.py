@@ -395,9 +395,8 @@ class OsuEnv(gym.Env):
 
 
 class OsuVectorEnv(VectorEnv):
-    """``num_envs`` plays stepped together: one compiled call judges and scores them all
-    and another observes them (:mod:`osu_env.fast_env`, tested equal to :class:`OsuEnv`
-    step by step).
+    """``num_envs`` plays stepped together: one compiled call judges, scores and observes
+    them all (:mod:`osu_env.fast_env`, tested equal to :class:`OsuEnv` step by step).
 
     Each sub-env draws a map from ``maps`` on reset (its own RNG stream from ``seed``) and
     starts again on its own when its play ends, as gymnasium 0.29's vector envs do (the
@@ -425,6 +424,7 @@ class OsuVectorEnv(VectorEnv):
         self._fast = fast_env
         self._weights = np.array([weights[key] for key in fast_env.REWARD_KEYS], np.float64)
         self.table = ObjectTable.build(self.maps)
+        self._table_arrays = fast_env.table_arrays(self.table)
         self._pack = fast_env.pack(self.maps, [step_times(bm, step_ms) for bm in self.maps],
                                    [score_multipliers(bm) for bm in self.maps])
         self._plays = fast_env.Plays.new(self._pack, num_envs)
@@ -470,8 +470,9 @@ class OsuVectorEnv(VectorEnv):
         ys = ACTION_CENTRE_PX[1] + np.clip(a[:, 1], -1, 1) * ACTION_HALF_RANGE_PX
         keys = np.where(a[:, 2] > 0, KEY_BITS[0], 0) | np.where(a[:, 3] > 0, KEY_BITS[1], 0)
         rewards = np.empty(self.num_envs)
-        self._fast.step(self._pack, self._plays, xs, ys, keys.astype(np.int64), self._weights, rewards)
-        obs = self._obs()
+        obs = np.empty((self.num_envs, self.single_observation_space.shape[0]), np.float32)
+        self._fast.step(self._pack, self._plays, xs, ys, keys.astype(np.int64), self._weights, rewards, self._table_arrays,
+                        self.k, obs)
         done = self._plays.env[:, self._fast.E_DONE] == 1
         infos: dict = {}
         if done.any():

@@ -1,8 +1,8 @@
-"""The vector env's inner loop, compiled: every play's clock, judge and score in one numba
-call per step (:func:`step`), and every observation in another (:func:`observe`).
+"""The vector env's inner loop, compiled: every play's clock, judge, score and next
+observation in one numba call per step (:func:`step`).
 
-:class:`osu_env.env.OsuVectorEnv` steps all its plays through them; :class:`OsuEnv` uses
-the compiled observation alone.  The readable path is :class:`osu_env.env.Play` (the
+:class:`osu_env.env.OsuVectorEnv` steps all its plays through it (and :func:`observe` for
+the first observation of a play); :class:`OsuEnv` uses the compiled observation alone.  The readable path is :class:`osu_env.env.Play` (the
 reference judge, the Python score) with :func:`osu_env.features.observe`; this module
 follows them, and tests hold the two equal (``tests/test_fast_env.py``: observations,
 rewards, counts, combo and score, step by step).
@@ -104,16 +104,17 @@ class Plays:
 
 
 def step(p: MapPack, s: Plays, x: np.ndarray, y: np.ndarray, keys: np.ndarray, weights: np.ndarray,
-         rewards: np.ndarray) -> None:
+         rewards: np.ndarray, table: tuple, k: int, obs: np.ndarray) -> None:
     """Every play advances one frame with the cursor at (x, y) and ``keys`` held
-    (``Play.advance``); ``rewards`` receives each play's reward."""
+    (``Play.advance``); ``rewards`` receives each play's reward and ``obs`` its next
+    observation (``table``: :func:`table_arrays`), the last one where the play is over."""
     _step_all(p.oi, p.of, p.ev_time, p.ev_tail, p.ball_t1, p.ball_t2, p.ball_ab, p.params, p.offsets, p.times, p.score,
-              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.t_next, x, y, keys, weights, rewards)
+              s.si, s.sf, s.g, s.ev, s.env, s.xy, s.t_next, x, y, keys, weights, rewards, table, k, obs)
 
 
 @numba.njit(cache=True, _nrt=False)
 def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offsets, times, score,
-              si, sf, g, ev, env, xy, t_next, x, y, keys, w, rewards):
+              si, sf, g, ev, env, xy, t_next, x, y, keys, w, rewards, tab, k, obs):
     for e in range(env.shape[0]):
         m = env[e, E_MAP]
         o0, on, e0, en, b0, bn, t0 = offsets[m, 0], offsets[m, 1], offsets[m, 2], offsets[m, 3], offsets[m, 4], \
@@ -142,6 +143,7 @@ def _step_all(oi, of, ev_time, ev_tail, ball_t1, ball_t2, ball_ab, params, offse
             complete = on == 0 or t >= np.int64(score[m, 2]) - 1
             fj._finish(oi_m, of_m, evt, p, si_e, sf_e, g_e, ev_e, complete)
         rewards[e] = _score(ev_e, min(g_e[fj.G_N_EVENTS], ev_e.shape[0]), combo_before, env[e], score[m, 0], score[m, 1], w)
+        _observe_row(tab, m, np.float64(t_next[e]), xy[e, 0], xy[e, 1], k, obs[e])
 
 
 @numba.njit(cache=True, _nrt=False, inline="always")
@@ -182,16 +184,20 @@ def _score(ev, n_events, combo, env_e, diff_mult, mod_mult, w):
 
 
 # --------------------------------------------------------------------------- observations
+def table_arrays(table: ObjectTable) -> tuple:
+    """The arrays of an observation table, as one argument for the compiled code."""
+    return (table.map_first, table.map_duration, table.key, table.kind, table.start, table.end, table.map_static,
+            table.xy, table.end_xy, table.aim_xy, table.pace, table.slider_row, table.span_ms, table.spans,
+            table.length, table.path_first, table.path_last, table.path_key, table.path_xy)
+
+
 def observe(table: ObjectTable, map_id: np.ndarray, t_ms: np.ndarray, x: np.ndarray, y: np.ndarray, k: int,
             out: np.ndarray | None = None) -> np.ndarray:
     """``features.observe``, compiled; writes into ``out`` when given."""
     q = t_ms.shape[0]
     if out is None:
         out = np.zeros((q, GLOBAL_FEATURES + OBJECT_FEATURES * k), np.float32)
-    _observe(table.map_first, table.map_duration, table.key, table.kind, table.start, table.end, table.map_static,
-             table.xy, table.end_xy, table.aim_xy, table.pace, table.slider_row, table.span_ms, table.spans,
-             table.length, table.path_first, table.path_last, table.path_key, table.path_xy,
-             np.ascontiguousarray(map_id, np.int64), np.ascontiguousarray(t_ms, np.float64),
+    _observe(table_arrays(table), np.ascontiguousarray(map_id, np.int64), np.ascontiguousarray(t_ms, np.float64),
              np.ascontiguousarray(x, np.float64), np.ascontiguousarray(y, np.float64), k, out)
     return out
 
@@ -230,60 +236,65 @@ def _clip(v, lim):
 
 
 @numba.njit(cache=True, _nrt=False)
-def _observe(map_first, map_duration, key, kind, start, end, map_static, xy, end_xy, aim_xy, pace, slider_row, span_ms,
-             spans, length, path_first, path_last, path_key, path_xy, map_id, t_ms, cx, cy, k, out):
+def _observe(tab, map_id, t_ms, cx, cy, k, out):
+    for q in range(t_ms.shape[0]):
+        _observe_row(tab, map_id[q], t_ms[q], cx[q], cy[q], k, out[q])
+
+
+@numba.njit(cache=True, _nrt=False, inline="always")
+def _observe_row(tab, m, t, x, y, k, row):
+    """One observation (``features.observe`` for one query) into ``row``."""
+    map_first, map_duration, key, kind, start, end, map_static, xy, end_xy, aim_xy, pace, slider_row, span_ms, \
+        spans, length, path_first, path_last, path_key, path_xy = tab
     n = kind.shape[0]
     lim = np.float32(OBS_LIMIT)
-    for q in range(t_ms.shape[0]):
-        m, t, x, y = map_id[q], t_ms[q], cx[q], cy[q]
-        row = out[q]
-        row[:] = 0.0
-        row[0] = (x - rules.SPINNER_CENTRE[0]) / POS_SCALE_PX
-        row[1] = (y - rules.SPINNER_CENTRE[1]) / POS_SCALE_PX
-        row[2] = min(max(t / map_duration[m], 0.0), 1.0)
-        for c in range(1, 4):
-            row[2 + c] = map_static[m, c]
-        if n > 0:
-            first = _bisect(key, t + m * MAP_TIME_GAP_MS, False)
-            for j in range(k):
-                idx = first + j
-                present = np.float32(1.0 if idx < map_first[m + 1] else 0.0)
-                o = min(idx, n - 1)
-                s0, e0 = start[o], end[o]
-                running = s0 <= t and t <= e0
-                ax, ay = aim_xy[o, 0], aim_xy[o, 1]
-                if running and kind[o] == SLIDER:
-                    r = slider_row[o]
-                    sm, sp, ln = span_ms[r], spans[r], length[r]
-                    safe = max(sm, 1e-9)
-                    elapsed = min(max(t - s0, 0.0), sm * sp)
-                    span = min(_floor_div(elapsed, safe), sp - 1)
-                    progress = elapsed / safe - span
-                    d = abs(np.fmod(span, 2.0) - progress) * ln
-                    qd = d + r * PATH_GAP_PX
-                    kk = _bisect(path_key, qd, True)
-                    last = path_last[r]
-                    lo = min(max(kk - 1, path_first[r]), last)
-                    hi = min(lo + 1, last)
-                    key_lo = path_key[lo]
-                    f = (qd - key_lo) / max(path_key[hi] - key_lo, 1e-12)
-                    f = min(max(f, 0.0), 1.0)
-                    ax = path_xy[lo, 0] * (1 - f) + path_xy[hi, 0] * f
-                    ay = path_xy[lo, 1] * (1 - f) + path_xy[hi, 1] * f
-                b = GLOBAL_FEATURES + OBJECT_FEATURES * j
-                row[b + 0] = 1.0
-                row[b + 1] = _clip((s0 - t) / 1000.0, TIME_CLIP_S)
-                row[b + 2] = _clip((e0 - t) / 1000.0, TIME_CLIP_S)
-                row[b + 3] = (xy[o, 0] - x) / POS_SCALE_PX
-                row[b + 4] = (xy[o, 1] - y) / POS_SCALE_PX
-                row[b + 5] = (ax - x) / POS_SCALE_PX
-                row[b + 6] = (ay - y) / POS_SCALE_PX
-                row[b + 7] = (end_xy[o, 0] - x) / POS_SCALE_PX
-                row[b + 8] = (end_xy[o, 1] - y) / POS_SCALE_PX
-                row[b + 9 + kind[o]] = 1.0
-                row[b + 12] = 1.0 if running else 0.0
-                row[b + 13] = pace[o]
-                for c in range(OBJECT_FEATURES):
-                    row[b + c] *= present
-        for c in range(row.shape[0]):
-            row[c] = min(max(row[c], -lim), lim)
+    row[:] = 0.0
+    row[0] = (x - rules.SPINNER_CENTRE[0]) / POS_SCALE_PX
+    row[1] = (y - rules.SPINNER_CENTRE[1]) / POS_SCALE_PX
+    row[2] = min(max(t / map_duration[m], 0.0), 1.0)
+    for c in range(1, 4):
+        row[2 + c] = map_static[m, c]
+    if n > 0:
+        first = _bisect(key, t + m * MAP_TIME_GAP_MS, False)
+        for j in range(k):
+            idx = first + j
+            present = np.float32(1.0 if idx < map_first[m + 1] else 0.0)
+            o = min(idx, n - 1)
+            s0, e0 = start[o], end[o]
+            running = s0 <= t and t <= e0
+            ax, ay = aim_xy[o, 0], aim_xy[o, 1]
+            if running and kind[o] == SLIDER:
+                r = slider_row[o]
+                sm, sp, ln = span_ms[r], spans[r], length[r]
+                safe = max(sm, 1e-9)
+                elapsed = min(max(t - s0, 0.0), sm * sp)
+                span = min(_floor_div(elapsed, safe), sp - 1)
+                progress = elapsed / safe - span
+                d = abs(np.fmod(span, 2.0) - progress) * ln
+                qd = d + r * PATH_GAP_PX
+                kk = _bisect(path_key, qd, True)
+                last = path_last[r]
+                lo = min(max(kk - 1, path_first[r]), last)
+                hi = min(lo + 1, last)
+                key_lo = path_key[lo]
+                f = (qd - key_lo) / max(path_key[hi] - key_lo, 1e-12)
+                f = min(max(f, 0.0), 1.0)
+                ax = path_xy[lo, 0] * (1 - f) + path_xy[hi, 0] * f
+                ay = path_xy[lo, 1] * (1 - f) + path_xy[hi, 1] * f
+            b = GLOBAL_FEATURES + OBJECT_FEATURES * j
+            row[b + 0] = 1.0
+            row[b + 1] = _clip((s0 - t) / 1000.0, TIME_CLIP_S)
+            row[b + 2] = _clip((e0 - t) / 1000.0, TIME_CLIP_S)
+            row[b + 3] = (xy[o, 0] - x) / POS_SCALE_PX
+            row[b + 4] = (xy[o, 1] - y) / POS_SCALE_PX
+            row[b + 5] = (ax - x) / POS_SCALE_PX
+            row[b + 6] = (ay - y) / POS_SCALE_PX
+            row[b + 7] = (end_xy[o, 0] - x) / POS_SCALE_PX
+            row[b + 8] = (end_xy[o, 1] - y) / POS_SCALE_PX
+            row[b + 9 + kind[o]] = 1.0
+            row[b + 12] = 1.0 if running else 0.0
+            row[b + 13] = pace[o]
+            for c in range(OBJECT_FEATURES):
+                row[b + c] *= present
+    for c in range(row.shape[0]):
+        row[c] = min(max(row[c], -lim), lim)
