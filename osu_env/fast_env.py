@@ -22,7 +22,7 @@ import numpy as np
 
 from . import fast_judge as fj
 from . import rules
-from .beatmap import SLIDER, Beatmap
+from .beatmap import CIRCLE, SLIDER, Beatmap
 from .features import GLOBAL_FEATURES, MAP_TIME_GAP_MS, OBJECT_FEATURES, OBS_LIMIT, PATH_GAP_PX, POS_SCALE_PX, \
     TIME_CLIP_S, ObjectTable
 
@@ -48,6 +48,7 @@ class MapPack:
     times: np.ndarray  # every map's frame times, end to end
     score: np.ndarray  # (m, 3): difficulty multiplier, mod multiplier, last object end (complete at >= end - 1)
     max_objects: int
+    max_step_events: int  # the most events one step can make on any of the maps (see Plays.ev)
 
 
 def pack(maps: list[Beatmap], clocks: list[np.ndarray], score_mults: list[tuple[int, float]]) -> MapPack:
@@ -64,7 +65,8 @@ def pack(maps: list[Beatmap], clocks: list[np.ndarray], score_mults: list[tuple[
     return MapPack(cat([t.oi for t in tabs]), cat([t.of for t in tabs]), cat([t.ev_time for t in tabs]),
                    cat([t.ev_tail for t in tabs]), cat([t.ball_t1 for t in tabs]), cat([t.ball_t2 for t in tabs]),
                    cat([t.ball_ab for t in tabs]), np.stack([t.params for t in tabs]), offsets,
-                   cat(clocks).astype(np.int64), score.reshape(-1, 3), int(counts[:, 0].max(initial=0)))
+                   cat(clocks).astype(np.int64), score.reshape(-1, 3), int(counts[:, 0].max(initial=0)),
+                   max((bm.n_objects + int((bm.kind != CIRCLE).sum()) + 1 for bm in maps), default=1))
 
 
 @dataclass
@@ -75,7 +77,10 @@ class Plays:
     si: np.ndarray  # (e, max_objects, 14)
     sf: np.ndarray  # (e, max_objects, 7)
     g: np.ndarray  # (e, 16)
-    ev: np.ndarray  # (e, 5 n + 2, 4): one step's events (at most 3 an object a frame, 2 at the finish)
+    # (e, capacity, 4): one step's events.  Over a whole play an object has at most one
+    # verdict and a slider one head event; a frame scores at most one tick (one slider is
+    # tracked) and one count per spinner.  So n + (sliders + spinners) + 1 bounds a step.
+    ev: np.ndarray
     env: np.ndarray  # (e, 9) the E_* columns
     xy: np.ndarray  # (e, 2) cursor px
     t_next: np.ndarray  # (e,) Play.t_ms: the next frame's time, or the last one's once over
@@ -84,7 +89,7 @@ class Plays:
     def new(p: MapPack, num_envs: int) -> "Plays":
         n = max(p.max_objects, 1)
         return Plays(np.zeros((num_envs, n, 14), np.int64), np.zeros((num_envs, n, 7)), np.zeros((num_envs, 16), np.int64),
-                     np.zeros((num_envs, 5 * n + 2, 4), np.int64), np.zeros((num_envs, 9), np.int64),
+                     np.zeros((num_envs, max(p.max_step_events, 1), 4), np.int64), np.zeros((num_envs, 9), np.int64),
                      np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64))
 
     def start(self, e: int, map_id: int, p: MapPack) -> None:
