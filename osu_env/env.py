@@ -1,6 +1,8 @@
 """The playfield as a gymnasium environment, single (:class:`OsuEnv`) and batched
-(:class:`OsuVectorEnv`).  Both step the same :class:`Play`: the judge advanced one frame
-at a time, the frames recorded so the play can be saved as an ``.osr``.
+(:class:`OsuVectorEnv`).  :class:`OsuEnv` steps a :class:`Play`: the readable judge
+advanced one frame at a time, the frames recorded so the play can be saved as an
+``.osr``.  :class:`OsuVectorEnv` steps all its plays in compiled code
+(:mod:`osu_env.fast_env`), tested equal to :class:`Play` step by step.
 """
 from __future__ import annotations
 
@@ -83,9 +85,8 @@ class Play:
     """
 
     def __init__(self, beatmap: Beatmap, *, step_ms: float = DEFAULT_STEP_MS, frame_times_ms=None,
-                 game_version: int = GAME_VERSION, reward: dict | None = None, map_id: int = 0):
+                 game_version: int = GAME_VERSION, reward: dict | None = None):
         self.bm = beatmap
-        self.map_id = map_id
         self.reward_weights = {**DEFAULT_REWARD, **(reward or {})}
         self.game_version = game_version
         self.judge = Judge.for_client(beatmap, game_version)
