@@ -676,6 +676,8 @@ def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> 
     gives the same verdicts as stepping all of them (a test holds the two together).
     """
     n = t_ms.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
     need = np.zeros(n + 1, np.int64)
     buttons = keys & (M1 | M2)
     changed = np.flatnonzero(buttons != np.concatenate([[0], buttons[:-1]]))
