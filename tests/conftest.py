@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from osu_env.corpus import data_dir
+from osu_env.judge import judge
 from osu_env.replay import Replay
 
 HEADER = """osu file format v{version}
@@ -130,3 +131,22 @@ def kill_9_after_checkpoint(cmd: list[str], ckpt, min_step: int, env: dict, time
     proc.wait()
     assert step >= min_step, "no checkpoint written before the kill"
     return int(torch.load(ckpt, weights_only=True)["step"])
+
+
+def assert_same_judgement(ref, fast, what: str = "") -> None:
+    """Every field of two JudgeResults, and every event, equal."""
+    assert np.array_equal(ref.result, fast.result), what
+    np.testing.assert_array_equal(ref.judged_at_ms, fast.judged_at_ms, err_msg=what)
+    np.testing.assert_array_equal(ref.hit_error_ms, fast.hit_error_ms, err_msg=what)
+    np.testing.assert_array_equal(ref.slider_parts, fast.slider_parts, err_msg=what)
+    np.testing.assert_array_equal(ref.spinner_half_turns, fast.spinner_half_turns, err_msg=what)
+    assert ref.max_combo == fast.max_combo, what
+    assert ref.events == fast.events, what
+
+
+def judge_both(beatmap, replay, **kw):
+    """``judge()`` (the compiled judge), held equal to the readable reference on the same
+    input: the rule tests on tiny maps check both judges with every call."""
+    fast = judge(beatmap, replay, **kw)
+    assert_same_judgement(judge(beatmap, replay, reference=True, **kw), fast, getattr(replay, "path", ""))
+    return fast

@@ -13,17 +13,7 @@ from osu_env.errors import OsuInputError
 from osu_env.judge import judge
 from osu_env.replay import load_replay
 
-from conftest import frames
-
-
-def assert_same(ref, fast, what):
-    assert np.array_equal(ref.result, fast.result), what
-    np.testing.assert_array_equal(ref.judged_at_ms, fast.judged_at_ms, err_msg=what)
-    np.testing.assert_array_equal(ref.hit_error_ms, fast.hit_error_ms, err_msg=what)
-    np.testing.assert_array_equal(ref.slider_parts, fast.slider_parts, err_msg=what)
-    np.testing.assert_array_equal(ref.spinner_half_turns, fast.spinner_half_turns, err_msg=what)
-    assert ref.max_combo == fast.max_combo, what
-    assert ref.events == fast.events, what
+from conftest import assert_same_judgement, frames
 
 
 def test_compiled_judge_equals_the_reference_on_every_replay_in_the_data(shared_data):
@@ -40,8 +30,8 @@ def test_compiled_judge_equals_the_reference_on_every_replay_in_the_data(shared_
             ref = judge(bm, rp, reference=True)
         except OsuInputError:
             continue  # relax replays are refused by both
-        assert_same(ref, judge(bm, rp, every_frame=True), m["replay_file"])
-        assert_same(ref, judge(bm, rp), m["replay_file"])
+        assert_same_judgement(ref, judge(bm, rp, every_frame=True), m["replay_file"])
+        assert_same_judgement(ref, judge(bm, rp), m["replay_file"])
         compared.add(m["category"])
     assert {"human"} < compared  # robotic ones too
 
@@ -106,8 +96,8 @@ def test_compiled_judge_equals_the_reference_on_random_maps_and_plays(make_map, 
         rp = dataclasses.replace(frames(*_random_play(rng, bm)), game_version=version)
         what = f"{version} case {case}"
         ref = judge(bm, rp, reference=True)
-        assert_same(ref, judge(bm, rp), what)
-        assert_same(ref, judge(bm, rp, every_frame=True), what)
+        assert_same_judgement(ref, judge(bm, rp), what)
+        assert_same_judgement(ref, judge(bm, rp, every_frame=True), what)
 
 
 def test_ball_paths_equal_stable_ball_path_on_real_maps(shared_data):
@@ -147,4 +137,4 @@ def test_replays_with_no_or_one_frame_and_time_running_back_judge_alike():
     for t, x, k in cases:
         rp = Replay(path="edge", player="", beatmap_md5="", mods=0, game_version=20250702, t_ms=t.astype(np.int64),
                     x=x, y=np.full(len(t), 192.0), keys=k.astype(np.int64))
-        assert_same(judge(bm, rp, reference=True), judge(bm, rp), str(t))
+        assert_same_judgement(judge(bm, rp, reference=True), judge(bm, rp), str(t))

@@ -8,10 +8,9 @@ from agents.baselines import Autoplay, autoplay_replay
 from agents.dataset import replay_sequence
 from agents.runner import make_agent, play
 from osu_env.beatmap import EARLY_VERSION_TIMING_OFFSET_MS, load_beatmap
-from osu_env.judge import judge
 from osu_env.replay import load_replay, save_replay
 
-from conftest import frames
+from conftest import frames, judge_both
 
 OBJECTS = ["100,100,1000,1,0,0:0:0:0:", "300,200,1600,1,0,0:0:0:0:", "200,300,2200,2,0,L|400:300,1,140"]
 
@@ -24,7 +23,7 @@ def test_maps_before_v5_play_24_ms_late_and_so_do_their_replays_frames(make_map,
     bm = load_beatmap(make_map(OBJECTS[:1], od=10, version=version))
     assert bm.start_ms[0] == 1000 + offset and bm.frame_offset_ms == offset
     on_time = frames((0, 0, 0, 0), (990, 100, 100, 0), (1000, 100, 100, 1), (1040, 100, 100, 0), (1300, 100, 100, 0))
-    assert judge(bm, on_time).counts == (1, 0, 0, 0)  # 24 ms late would be a 100 at OD 10 (300 window 20 ms)
+    assert judge_both(bm, on_time).counts == (1, 0, 0, 0)  # 24 ms late would be a 100 at OD 10 (300 window 20 ms)
 
 
 def test_a_play_on_a_v4_map_opens_in_sync_and_judges_the_same(make_map, tmp_path):
@@ -36,10 +35,10 @@ def test_a_play_on_a_v4_map_opens_in_sync_and_judges_the_same(make_map, tmp_path
         path = tmp_path / f"{name}.osr"
         save_replay(p.to_replay(), path)
         back = load_replay(path)
-        assert judge(bm, back).counts == p.result.counts
+        assert judge_both(bm, back).counts == p.result.counts
         assert int(back.t_ms[-1]) == int(p.frames[-1][0]) - EARLY_VERSION_TIMING_OFFSET_MS
-    assert judge(bm, autoplay_replay(bm)).counts == (3, 0, 0, 0)
-    assert judge(bm, Autoplay().replay(bm)).counts == (3, 0, 0, 0)
+    assert judge_both(bm, autoplay_replay(bm)).counts == (3, 0, 0, 0)
+    assert judge_both(bm, Autoplay().replay(bm)).counts == (3, 0, 0, 0)
 
 
 def test_the_dataset_presses_on_the_step_of_the_shifted_object(make_map):
@@ -151,6 +150,6 @@ def test_autoplay_keeps_every_slider_part_on_random_maps(make_map):
         if any((np.diff(np.sort(p)) < 1).any() for p in parts):
             continue
         played += 1
-        r = judge(bm, autoplay_replay(bm))
+        r = judge_both(bm, autoplay_replay(bm))
         assert r.counts == (bm.n_objects, 0, 0, 0), objects
         assert (r.slider_parts[sliders, 0] == r.slider_parts[sliders, 1]).all(), objects

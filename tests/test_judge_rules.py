@@ -7,9 +7,9 @@ import pytest
 
 from agents.baselines import autoplay_frames, autoplay_replay
 from osu_env.beatmap import load_beatmap
-from osu_env.judge import Judge, judge
+from osu_env.judge import Judge
 from osu_env.rules import K1, K2, M1, M2, Mods
-from tests.conftest import frames
+from tests.conftest import frames, judge_both
 
 LEFT = M1 | K1
 
@@ -22,7 +22,7 @@ def tap(t, x, y):
 @pytest.mark.parametrize("error,expected", [(0, 300), (49, 300), (50, 100), (-99, 100), (100, 50), (149, 50), (-150, 0)])
 def test_circle_judged_by_floored_windows(make_map, error, expected):
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=5))
-    res = judge(bm, frames((500, 0, 0, 0), *tap(1000 + error, 100, 100), (3000, 0, 0, 0)))
+    res = judge_both(bm, frames((500, 0, 0, 0), *tap(1000 + error, 100, 100), (3000, 0, 0, 0)))
     assert res.result[0] == expected
 
 
@@ -31,13 +31,13 @@ def test_press_on_a_repeated_frame_time_lands_later_in_that_ms(make_map, error, 
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=10))  # 300 window: 20 ms
     t = 1000 + error
     before = (t, 100, 100, 0) if same_ms else (t - 10, 100, 100, 0)  # same time, key still up
-    res = judge(bm, frames((500, 0, 0, 0), before, (t, 100, 100, LEFT), (t + 30, 100, 100, 0), (3000, 0, 0, 0)))
+    res = judge_both(bm, frames((500, 0, 0, 0), before, (t, 100, 100, LEFT), (t + 30, 100, 100, 0), (3000, 0, 0, 0)))
     assert res.result[0] == expected
 
 
 def test_press_outside_circle_radius_does_not_hit(make_map):
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"]))
-    res = judge(bm, frames((500, 0, 0, 0), *tap(1000, 100 + bm.radius + 1, 100), (3000, 0, 0, 0)))
+    res = judge_both(bm, frames((500, 0, 0, 0), *tap(1000, 100 + bm.radius + 1, 100), (3000, 0, 0, 0)))
     assert res.result[0] == 0
 
 
@@ -45,16 +45,16 @@ def test_notelock_blocks_second_circle(make_map):
     objects = ["100,100,1000,1,0,0:0:0:0:", "400,300,1100,1,0,0:0:0:0:"]
     bm = load_beatmap(make_map(objects, od=5))
     # First circle still waiting (its 50 window runs to 1150): the press on the second shakes.
-    res = judge(bm, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0)))
+    res = judge_both(bm, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0)))
     assert res.counts == (0, 0, 0, 2)
     # Without the first circle the same press hits.
     alone = load_beatmap(make_map(objects[1:], od=5))
-    assert judge(alone, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0))).result[0] == 300
+    assert judge_both(alone, frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0))).result[0] == 300
 
 
 def test_objects_within_2b_tolerance_do_not_lock(make_map):
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "400,300,1002,1,0,0:0:0:0:"], od=5))
-    res = judge(bm, frames((500, 0, 0, 0), *tap(1000, 400, 300), *tap(1040, 100, 100), (3000, 0, 0, 0)))
+    res = judge_both(bm, frames((500, 0, 0, 0), *tap(1000, 400, 300), *tap(1040, 100, 100), (3000, 0, 0, 0)))
     assert res.counts == (2, 0, 0, 0)
 
 
@@ -83,8 +83,8 @@ def _slider_play(bm, release_at):
 def test_slider_end_missed_gives_100(make_map):
     bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))  # 2 beats: tick at 1500, last tick at 1964
     assert bm.ev_time.tolist() == [1500, 1964]
-    assert judge(bm, _slider_play(bm, release_at=2100)).result[0] == 300
-    res = judge(bm, _slider_play(bm, release_at=1700))  # head + tick, last tick missed: 2 of 3
+    assert judge_both(bm, _slider_play(bm, release_at=2100)).result[0] == 300
+    res = judge_both(bm, _slider_play(bm, release_at=1700))  # head + tick, last tick missed: 2 of 3
     assert res.result[0] == 100
     assert res.slider_parts[0].tolist() == [2, 3]
     assert res.max_combo == 2  # a missed last tick withholds combo but does not break it
@@ -99,7 +99,7 @@ def test_short_slider_with_its_head_never_hit_breaks_combo_at_its_end(make_map):
     rows = [(400, 300, 300, 0), *tap(500, 300, 300), (950, 450, 350, LEFT)]  # key down away from the head
     rows += [(tf, *bm.ball_position(1, float(tf)), LEFT) for tf in range(1000, 1140, 10)]
     rows += [(1200, 300, 300, 0), *tap(1500, 300, 300), (2500, 0, 0, 0)]
-    res = judge(bm, frames(*rows))
+    res = judge_both(bm, frames(*rows))
     assert res.result.tolist() == [300, 100, 300]  # the slider: last tick only, 1 of 2 parts
     assert res.max_combo == 2  # circle + last tick, then the missed head resets it
 
@@ -112,7 +112,7 @@ def test_slider_follow_circle_is_2_4_radius_once_tracking(make_map):
         x, y = bm.ball_position(0, float(tf))
         rows.append((tf, x, y + offset, LEFT))
     rows.append((2200, 0, 0, 0))
-    assert judge(bm, frames(*rows)).result[0] == 300
+    assert judge_both(bm, frames(*rows)).result[0] == 300
 
 
 def test_next_slider_tracks_only_after_the_previous_leaves(make_map):
@@ -127,7 +127,7 @@ def test_next_slider_tracks_only_after_the_previous_leaves(make_map):
         x, y = bm.ball_position(0 if tf < 2000 else 1, float(tf))
         keys = LEFT | (M2 | K2 if tf >= 1500 else 0)
         rows.append((tf, x - (5 if tf < 2000 else 0), y, keys))  # between the two balls
-    res = judge(bm, frames(*rows, (2700, 0, 0, 0)))
+    res = judge_both(bm, frames(*rows, (2700, 0, 0, 0)))
     assert res.result.tolist() == [300, 100]
     assert res.slider_parts[1].tolist() == [2, 3]
 
@@ -143,14 +143,14 @@ def test_slider_with_a_circle_inside_leaves_unjudged_at_its_midpoint(make_map):
         rows.append((tf, x, y, LEFT | (M2 | K2 if 1200 <= tf < 1230 else 0)))
         if tf == 1190:
             rows.append((1200, 300, 300, LEFT | M2 | K2))  # tap the circle inside the slider
-    res = judge(bm, frames(*rows, (2200, 0, 0, 0)))
+    res = judge_both(bm, frames(*rows, (2200, 0, 0, 0)))
     assert res.result.tolist() == [-1, 300]
     assert res.counts == (1, 0, 0, 0)
     assert res.slider_parts[0].tolist() == [2, 3]  # head and the tick at the midpoint; no tail
     assert res.max_combo == 3
     # The same slider with the circle after it is judged whole.
     later = load_beatmap(make_map([slider, "300,300,2500,1,0,0:0:0:0:"]))
-    assert judge(later, _slider_play(later, release_at=2100)).result[0] == 300
+    assert judge_both(later, _slider_play(later, release_at=2100)).result[0] == 300
 
 
 def test_press_over_a_hit_slider_head_is_taken_by_the_slider(make_map):
@@ -162,9 +162,9 @@ def test_press_over_a_hit_slider_head_is_taken_by_the_slider(make_map):
     (hx, cx), (hy, cy) = bm.x.tolist(), bm.y.tolist()
     rows = [(900, hx, hy, 0), (1000, hx, hy, LEFT), (1030, hx, hy, 0),
             (1300, cx, cy, M2 | K2), (1330, cx, cy, 0), (2500, 0, 0, 0)]
-    assert judge(bm, frames(*rows)).result[1] == 0
+    assert judge_both(bm, frames(*rows)).result[1] == 0
     alone = load_beatmap(make_map([circle]))
-    assert judge(alone, frames(*rows[3:])).result[0] == 300
+    assert judge_both(alone, frames(*rows[3:])).result[0] == 300
 
 
 def _spin_play(bm, stop_at):
@@ -181,12 +181,12 @@ def _spin_play(bm, stop_at):
 def test_spinner_one_rotation_short_is_not_a_300(make_map):
     bm = load_beatmap(make_map(["256,192,1000,12,0,4000,0:0:0:0:"], od=5))
     req = 15  # 3 s x 5 half-turns/s at OD 5
-    full = judge(bm, _spin_play(bm, stop_at=5000))
+    full = judge_both(bm, _spin_play(bm, stop_at=5000))
     assert full.result[0] == 300 and full.spinners_cleared == (1, 1)
     # Find when to stop so the count lands exactly two half-turns (one rotation) below 300's need.
     results = {}
     for stop in range(1500, 4000, 20):
-        r = judge(bm, _spin_play(bm, stop_at=stop))
+        r = judge_both(bm, _spin_play(bm, stop_at=stop))
         results.setdefault(int(r.spinner_half_turns[0, 0]), r.result[0])
     assert results[req + 1] == 300
     assert results[req - 1] == 100  # one rotation short of a 300
@@ -200,7 +200,7 @@ def test_spinner_rpm_is_capped(make_map):
         a = (t - 1000) * 0.2
         rows.append((t, 256 + 60 * math.cos(a), 192 + 60 * math.sin(a), LEFT))
         t += 10
-    spun = judge(bm, frames(*rows)).spinner_half_turns[0, 0]
+    spun = judge_both(bm, frames(*rows)).spinner_half_turns[0, 0]
     assert spun <= 3000 * 0.05 / math.pi + 1  # 477 RPM for 3 s
 
 
@@ -211,8 +211,8 @@ def test_hard_rock_flips_objects_and_scales_difficulty(make_map):
     assert hr.path_xy[-1, 1] == pytest.approx(384 - nm.path_xy[-1, 1])
     assert hr.od == 7 and hr.cs == pytest.approx(5.2) and hr.radius < nm.radius
     # Autoplay on the HR map plays it perfectly; the unflipped play misses under HR.
-    assert judge(hr, autoplay_replay(hr)).counts == (2, 0, 0, 0)
-    assert judge(hr, autoplay_replay(nm)).counts != (2, 0, 0, 0)
+    assert judge_both(hr, autoplay_replay(hr)).counts == (2, 0, 0, 0)
+    assert judge_both(hr, autoplay_replay(nm)).counts != (2, 0, 0, 0)
 
 
 def test_double_time_keeps_windows_in_map_time(make_map):
@@ -220,7 +220,7 @@ def test_double_time_keeps_windows_in_map_time(make_map):
     dt = load_beatmap(path, mods=Mods.DoubleTime)
     assert dt.clock_rate == 1.5 and dt.hit_windows == (50, 100, 150)
     # A press 45 map-ms late (30 ms of real time) is still a 300 under DT.
-    assert judge(dt, frames((500, 0, 0, 0), *tap(1045, 100, 100), (3000, 0, 0, 0))).result[0] == 300
+    assert judge_both(dt, frames((500, 0, 0, 0), *tap(1045, 100, 100), (3000, 0, 0, 0))).result[0] == 300
 
 
 def test_relax_plays_are_refused_clearly(make_map):
@@ -239,7 +239,7 @@ def test_streaming_judge_matches_whole_replay(make_map):
     for f in range(len(t)):
         events += j.step(t[f], x[f], y[f], k[f])
     streamed = j.finish()
-    whole = judge(bm, autoplay_replay(bm))
+    whole = judge_both(bm, autoplay_replay(bm))
     assert streamed.counts == whole.counts == (3, 0, 0, 0)
     assert [e for e in events if e[2] == "hit"] == [e for e in whole.events if e[2] == "hit"]
 
@@ -278,19 +278,19 @@ def _lazer(replay):
 def test_lazer_replays_count_a_slider_by_its_head(make_map):
     bm = load_beatmap(make_map(["100,200,1000,2,0,L|380:200,1,280"]))
     play = _slider_play(bm, release_at=1700)  # head and tick hit, last tick missed
-    assert judge(bm, play).result[0] == 100
-    assert judge(bm, _lazer(play)).result[0] == 300
+    assert judge_both(bm, play).result[0] == 100
+    assert judge_both(bm, _lazer(play)).result[0] == 300
 
 
 def test_lazer_has_no_notelock_a_later_hit_misses_the_earlier_circle(make_map):
     objects = ["100,100,1000,1,0,0:0:0:0:", "400,300,1100,1,0,0:0:0:0:"]
     bm = load_beatmap(make_map(objects, od=5))
     play = frames((500, 0, 0, 0), *tap(1090, 400, 300), (3000, 0, 0, 0))
-    assert judge(bm, play).counts == (0, 0, 0, 2)  # stable: notelocked
-    assert judge(bm, _lazer(play)).result.tolist() == [0, 300]
+    assert judge_both(bm, play).counts == (0, 0, 0, 2)  # stable: notelocked
+    assert judge_both(bm, _lazer(play)).result.tolist() == [0, 300]
     # A press before the earlier circle's start is still refused.
     early = frames((500, 0, 0, 0), *tap(990, 400, 300), (3000, 0, 0, 0))
-    assert judge(bm, _lazer(early)).counts == (0, 0, 0, 2)
+    assert judge_both(bm, _lazer(early)).counts == (0, 0, 0, 2)
 
 
 def test_failed_lazer_play_stops_judging_where_the_song_slows_down(make_map):
@@ -304,7 +304,7 @@ def test_failed_lazer_play_stops_judging_where_the_song_slows_down(make_map):
         t += dt
         rows.append((t, 0, 0, 0))
     assert t > 3100 + bm.hit_window_50  # the frames run past the third circle's 50 window
-    assert judge(bm, frames(*rows)).counts == (2, 0, 0, 1)  # stable: it timed out
-    lazer = judge(bm, _lazer(frames(*rows)))
+    assert judge_both(bm, frames(*rows)).counts == (2, 0, 0, 1)  # stable: it timed out
+    lazer = judge_both(bm, _lazer(frames(*rows)))
     assert lazer.counts == (2, 0, 0, 0)
     assert lazer.result.tolist() == [300, 300, -1, -1]
