@@ -133,7 +133,8 @@ def main() -> None:
     keep = [k for k in range(len(pairs)) if python is None or best["circleguard"][k] < float("inf")]
     big = [pairs[k][0].n_objects >= 100 for k in keep]
     frames = sum(pairs[k][1].n_frames for k in keep)
-    print(f"replays: {len(keep)} of {len(pairs)} (circleguard could judge), frames: {frames:,}, "
+    judged_by = " (those circleguard could judge too)" if python is not None else ""
+    print(f"replays: {len(keep)} of {len(pairs)}{judged_by}, frames: {frames:,}, "
           f"full songs (>= 100 objects): {sum(big)}; best of {args.rounds} rounds per replay")
     print(summary("ours, 1st", [first[k] for k in keep], big, frames) + "  (round 1: each map's tables built too)")
     for name in best:
