@@ -89,19 +89,12 @@ class Plays:
     def new(p: MapPack, num_envs: int) -> "Plays":
         n = max(p.max_objects, 1)
         return Plays(np.zeros((num_envs, n, 14), np.int64), np.zeros((num_envs, n, 7)), np.zeros((num_envs, 16), np.int64),
-                     np.zeros((num_envs, max(p.max_step_events, 1), 4), np.int64), np.zeros((num_envs, 9), np.int64),
+                     np.zeros((num_envs, p.max_step_events, 4), np.int64), np.zeros((num_envs, 9), np.int64),
                      np.zeros((num_envs, 2)), np.zeros(num_envs, np.int64))
 
     def start(self, e: int, map_id: int, p: MapPack) -> None:
-        """Play ``e`` begins map ``map_id``: as ``fast_judge.new_state`` and ``Play.__init__``."""
-        self.si[e] = 0
-        self.si[e, :, fj.S_RESULT] = -1
-        self.sf[e] = 0.0
-        self.sf[e, :, fj.V_JUDGED_AT] = np.nan
-        self.sf[e, :, fj.V_HIT_ERROR] = np.nan
-        self.sf[e, :, fj.V_FRAME_VARIANCE] = rules.STABLE_FRAME_MS
-        self.g[e] = 0
-        self.g[e, fj.G_T] = -(10**9)
+        """Play ``e`` begins map ``map_id``: as ``Play.__init__``."""
+        fj.reset_state(self.si[e], self.sf[e], self.g[e])
         self.env[e] = 0
         self.env[e, E_MAP] = map_id
         self.xy[e] = rules.SPINNER_CENTRE

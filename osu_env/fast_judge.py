@@ -31,7 +31,7 @@ import numpy as np
 
 from . import rules
 from .beatmap import CIRCLE, EVENT_TAIL, SLIDER, SPINNER, Beatmap
-from .judge import JudgeResult, midway_unload_ms
+from .judge import JudgeResult, first_post_ms, midway_unload_ms
 
 HIT, HEAD, TICK, SPIN = 0, 1, 2, 3  # event codes: indices into judge.EVENT_NAMES
 _NEVER = np.int64(2**62)  # "no midway unload" (the reference's math.inf)
@@ -114,13 +114,11 @@ def _tables(beatmap: Beatmap, lazer: bool, old_spinner_scoring: bool) -> Tables:
     oi[:, K_KIND], oi[:, K_START], oi[:, K_END] = kind, start_i, end_i
     oi[:, K_STACKED] = bm.stack_height > 0
     oi[:, K_FADE] = (start - bm.preempt_ms).astype(np.int64)
-    post_from = np.where(kind == CIRCLE, start_i + w50 + 1, np.where(kind == SLIDER, np.minimum(start_i + w50 + 1, end_i),
-                                                                      np.ceil(end).astype(np.int64)))
+    unload_at = {} if lazer else midway_unload_ms(bm.kind, bm.start_ms, bm.end_ms)
     oi[:, K_UNLOAD] = _NEVER
-    for i, at in ({} if lazer else midway_unload_ms(bm.kind, bm.start_ms, bm.end_ms)).items():
+    for i, at in unload_at.items():
         oi[i, K_UNLOAD] = at
-        post_from[i] = min(post_from[i], at)
-    oi[:, K_POST_FROM] = post_from
+    oi[:, K_POST_FROM] = first_post_ms(bm, unload_at)
     sliders = np.flatnonzero(kind == SLIDER)
     s = bm.slider_index[sliders]
     oi[sliders, K_EV_LO], oi[sliders, K_EV_HI] = bm.event_start[s], bm.event_start[s + 1]
@@ -133,7 +131,7 @@ def _tables(beatmap: Beatmap, lazer: bool, old_spinner_scoring: bool) -> Tables:
     of = np.zeros((n, 5), np.float64)
     of[:, F_START], of[:, F_END], of[:, F_X], of[:, F_Y] = start, end, bm.x, bm.y
     dur = end[spinners] - start[spinners]
-    of[spinners, F_MAX_ACCEL] = 0.00008 + np.maximum(0.0, (5000.0 - dur) / 1000.0 / 2000.0)
+    of[spinners, F_MAX_ACCEL] = rules.spinner_max_acceleration(dur)
     ball_lo, t1, t2, ab = _ball_paths(
         np.ascontiguousarray(bm.path_xy, np.float64), bm.path_start.astype(np.int64), start[sliders],
         bm.span_ms.astype(np.float64), bm.spans.astype(np.int64))
@@ -150,15 +148,23 @@ def _tables(beatmap: Beatmap, lazer: bool, old_spinner_scoring: bool) -> Tables:
 def new_state(t: Tables, capacity: int) -> State:
     """A play before its first frame, with room for ``capacity`` events."""
     n = t.oi.shape[0]
-    si = np.zeros((n, 14), np.int64)
-    si[:, S_RESULT] = -1
-    sf = np.zeros((n, 7), np.float64)
-    sf[:, V_JUDGED_AT] = np.nan
-    sf[:, V_HIT_ERROR] = np.nan
-    sf[:, V_FRAME_VARIANCE] = rules.STABLE_FRAME_MS
-    g = np.zeros(16, np.int64)
-    g[G_T] = -(10**9)
-    return State(si, sf, g, np.zeros((max(capacity, 1), 4), np.int64))
+    s = State(np.empty((n, 14), np.int64), np.empty((n, 7), np.float64), np.empty(16, np.int64),
+              np.zeros((max(capacity, 1), 4), np.int64))
+    reset_state(s.si, s.sf, s.g)
+    return s
+
+
+def reset_state(si: np.ndarray, sf: np.ndarray, g: np.ndarray) -> None:
+    """Set a play's state arrays (per-object integer and float columns, scalars) to
+    before its first frame, as ``Judge.__init__`` starts: nothing judged, no time yet."""
+    si[...] = 0
+    si[..., S_RESULT] = -1
+    sf[...] = 0.0
+    sf[..., V_JUDGED_AT] = np.nan
+    sf[..., V_HIT_ERROR] = np.nan
+    sf[..., V_FRAME_VARIANCE] = rules.STABLE_FRAME_MS
+    g[...] = 0
+    g[..., G_T] = -(10**9)
 
 
 def event_capacity(t: Tables, stepped_ms: np.ndarray) -> int:

@@ -185,20 +185,13 @@ class Judge:
         self._paths: dict[int, tuple] = {}
         self._chords = None
         self.unload_at = {} if lazer else midway_unload_ms(beatmap.kind, beatmap.start_ms, beatmap.end_ms)
-        # the first post time at which _post can act on each object (skips no-op calls)
-        w50 = self.w[2]
-        self.post_from = [
-            s + w50 + 1 if k == CIRCLE else min(s + w50 + 1, e) if k == SLIDER else math.ceil(end)
-            for k, s, e, end in zip(self.kind, self.start_i, self.end_i, self.end)
-        ]
-        for i, at in self.unload_at.items():
-            self.post_from[i] = min(self.post_from[i], at)
+        self.post_from = first_post_ms(beatmap, self.unload_at).tolist()
         self.sp = {}
         for i in np.flatnonzero(beatmap.kind == SPINNER):
             dur = self.end[i] - self.start[i]
             self.sp[int(i)] = _SpinnerState(
                 requirement=rules.spinner_requirement(dur, beatmap.od),
-                max_accel=0.00008 + max(0.0, (5000.0 - dur) / 1000.0 / 2000.0),
+                max_accel=float(rules.spinner_max_acceleration(dur)),
             )
 
         # player
@@ -666,6 +659,21 @@ def midway_unload_ms(kind: np.ndarray, start_ms: np.ndarray, end_ms: np.ndarray)
     s, e = start_ms[sliders], end_ms[sliders]
     inside = np.searchsorted(circle_starts, e, "left") > np.searchsorted(circle_starts, s, "right")
     return {int(i): int(a + (b - a) / 2) for i, a, b in zip(sliders[inside], s[inside], e[inside])}
+
+
+def first_post_ms(beatmap: Beatmap, unload_at: dict[int, int]) -> np.ndarray:
+    """(n,) int64: the first post time at which the judge's time-outs can act on each
+    object (so calls that cannot do anything are skipped): after a circle's or slider
+    head's 50 window, at a slider's end if sooner, at a spinner's end, or where a slider
+    leaves midway (``unload_at``, :func:`midway_unload_ms`)."""
+    start_i = beatmap.start_ms.astype(np.int64)  # int() truncates, as the judge's whole-ms times
+    end_i = beatmap.end_ms.astype(np.int64)
+    after_50 = start_i + beatmap.hit_window_50 + 1
+    post = np.where(beatmap.kind == CIRCLE, after_50,
+                    np.where(beatmap.kind == SLIDER, np.minimum(after_50, end_i), np.ceil(beatmap.end_ms).astype(np.int64)))
+    for i, at in unload_at.items():
+        post[i] = min(post[i], at)
+    return post
 
 
 def frames_that_matter(beatmap: Beatmap, t_ms: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -158,6 +158,12 @@ def clock_rate(mods: int) -> float:
     return 1.0
 
 
+def spinner_max_acceleration(duration_ms):
+    """How fast a spinner's rotation speed may change, rad/ms per ms: shorter spinners
+    than 5 s allow more (A10; danser spinner.go processStable).  Takes a float or an array."""
+    return 0.00008 + np.maximum(0.0, (5000.0 - duration_ms) / 1000.0 / 2000.0)
+
+
 def spinner_requirement(duration_ms: float, od: float) -> int:
     """Half-turns needed to clear a spinner: floor(seconds x DR(OD, 3, 5, 7.5)) (A10)."""
     return int(duration_ms / 1000.0 * difficulty_range(od, 3, 5, 7.5))

@@ -15,6 +15,7 @@ import json
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from agents.cli import KEYS_TEMPERATURE
 from agents.evaluate import held_out_maps, maps_in
 from agents.metrics import held, key_stats
 from agents.runner import make_agent, play
@@ -29,7 +30,7 @@ def main() -> None:
     p.add_argument("--agent", required=True)
     p.add_argument("--checkpoint")
     p.add_argument("--keys-checkpoint")
-    p.add_argument("--keys-temperature", type=float, default=0.4)
+    p.add_argument("--keys-temperature", type=float, default=KEYS_TEMPERATURE)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     import torch
