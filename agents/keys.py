@@ -329,12 +329,17 @@ def _context(obs: "_Observer", events: np.ndarray, path: tuple, a: float, histor
 
 
 def _step_input(obs_now: np.ndarray, prev: tuple, first: bool, tau: float, a: float, window_ms: float,
-                events: np.ndarray) -> np.ndarray:
+                keys_now: tuple) -> np.ndarray:
     """One GRU step's input at time ``tau`` of the window from ``a``: the observation, the
     previous event (key 0/1, or 2 at the window's start; its delay and hold), the time so
-    far, and the keys' state just after ``tau`` (a press made at ``tau`` included)."""
+    far, and the keys' state just after ``tau`` (``keys_now``: :func:`_keys_after`)."""
     return np.concatenate([obs_now, np.eye(3)[prev[0]], [0.0, 0.0] if first else _log_ms(prev[1:]),
-                           [(tau - a) / window_ms], _carry(tau, *_state_before(events, tau + 1e-6), window_ms)])
+                           [(tau - a) / window_ms], _carry(tau, *keys_now, window_ms)])
+
+
+def _keys_after(events: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_state_before` just after ``tau``: a press made at ``tau`` included."""
+    return _state_before(events, tau + 1e-6)
 
 
 def _carry_at(events: np.ndarray, t: float, window_ms: float) -> np.ndarray:
@@ -406,8 +411,8 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
         prev_delay = np.r_[0.0, np.diff(times)]
         prev_hold = np.r_[0.0, inside[:, 2]]
         o_now = obs(times)
-        steps = [_step_input(o_now[i], (prev_key[i], prev_delay[i], prev_hold[i]), i == 0, tau, a, window_ms, events)
-                 for i, tau in enumerate(times.tolist())]
+        steps = [_step_input(o_now[i], (prev_key[i], prev_delay[i], prev_hold[i]), i == 0, tau, a, window_ms,
+                             _keys_after(events, tau)) for i, tau in enumerate(times.tolist())]
         carry_at = [_carry_at(events, tau, window_ms) for tau in inside[:, 0].tolist()]
         out.append({
             "spinner": bool(((bm.kind == SPINNER) & (bm.start_ms < b) & (bm.end_ms > a)).any()),
@@ -589,11 +594,11 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
         o_tau = obs(tau)[0]  # the observation at the time reached, computed once per time
         c = torch.from_numpy(ctx.astype(np.float32)).unsqueeze(0)
         for i in range(MAX_EVENTS + 1):
-            step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, events)
+            keys_now = _keys_after(events, tau)
+            step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, keys_now)
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
-            held, _ = _state_before(events, tau + 1e-6)  # the press just made counts
-            due = spinner_press_by(bm, tau, held)  # in this window: the press comes by then
+            due = spinner_press_by(bm, tau, keys_now[0])  # in this window: the press comes by then
             delay = _mixture_sample(model.delay(out, step_t), gen, temperature, hi=max(due - tau, 0.5) if due < b else math.inf)
             if tau + delay >= b or i == MAX_EVENTS:
                 break
