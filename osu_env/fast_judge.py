@@ -12,7 +12,7 @@ Layout: a map is flattened once into :class:`Tables` (per-object integer and flo
 columns, the slider score events, and the slider ball's whole-ms chords for every
 slider); a play's state is :class:`State` (per-object columns plus a handful of scalars).
 Compiled code is cached on disk (``cache=True``), so only the first process on a machine
-pays the compilation (about 8-10 s; ``scripts/bench_judge.py`` reports it).
+pays the compilation (8-13 s; ``scripts/bench_judge.py`` reports it).
 
 Two compiler settings carry the speed.  The per-frame functions are built with
 ``_nrt=False``: they allocate nothing, and without it numba wraps every array passed

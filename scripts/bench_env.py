@@ -14,10 +14,6 @@ empty numba cache, and not in any rate.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +24,8 @@ from osu_env import DEMO_MAP
 from osu_env.corpus import data_dir
 from osu_env.env import OsuEnv, OsuVectorEnv
 
+from fresh_process import printed_seconds
+
 
 def _maps(folder: Path | None, limit: int) -> list:
     paths = sorted(folder.glob("*.osu"))[:limit] if folder and folder.is_dir() else []
@@ -36,7 +34,6 @@ def _maps(folder: Path | None, limit: int) -> list:
 
 _FIRST_STEPS = """
 import time
-t0 = time.perf_counter()
 import numpy as np
 from osu_env import DEMO_MAP
 from osu_env.env import OsuEnv, OsuVectorEnv
@@ -45,14 +42,6 @@ v = OsuVectorEnv([DEMO_MAP], num_envs=2); v.reset(seed=0); v.step(np.zeros((2, 4
 e = OsuEnv(DEMO_MAP); e.reset(seed=0); e.step(np.zeros(4))
 print(time.perf_counter() - t1)
 """
-
-
-def compile_time() -> float:
-    """Seconds for the first vector-env and env steps in a fresh process, numba cache empty."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        out = subprocess.run([sys.executable, "-c", _FIRST_STEPS], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout)
 
 
 def bench_single(bm, steps: int, rng) -> float:
@@ -126,7 +115,8 @@ def main() -> None:
     args = p.parse_args()
     rng = np.random.default_rng(0)
     maps = _maps(args.maps, args.n_maps)
-    print(f"compiled env kernels: first steps in a fresh process {compile_time():.1f} s with an empty numba cache")
+    cold, = printed_seconds(_FIRST_STEPS)
+    print(f"compiled env kernels: first steps in a fresh process {cold:.1f} s with an empty numba cache")
     bench_vector(maps, 2, 2, rng)  # load the compiled code here, outside the timing
     print(f"{len(maps)} maps; median of {args.repeats} runs")
     single = np.median([bench_single(maps[0], args.steps, rng) for _ in range(args.repeats)])

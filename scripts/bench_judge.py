@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import venv
 from pathlib import Path
@@ -38,10 +36,11 @@ from osu_env.errors import OsuInputError  # noqa: E402
 from osu_env.judge import judge  # noqa: E402
 from osu_env.replay import load_replay  # noqa: E402
 
+from fresh_process import printed_seconds  # noqa: E402
+
 CIRCLEGUARD = "circleguard==5.4.3"
 _FIRST_JUDGE = """
 import sys, time
-t0 = time.perf_counter()
 from osu_env.beatmap import load_beatmap
 from osu_env.replay import load_replay
 from osu_env.judge import judge
@@ -64,17 +63,6 @@ def circleguard_python(venv_dir: Path) -> Path | None:
         print(f"circleguard: not available ({e}); timing ours alone")
         return None
     return python
-
-
-def compile_times(map_path: Path, replay_path: Path) -> tuple[float, float]:
-    """Seconds of the first judgement in a fresh process: with an empty numba cache, then
-    with the cache that run wrote."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
-        run = [sys.executable, "-c", _FIRST_JUDGE, str(map_path), str(replay_path)]
-        cold = float(subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout)
-        warm = float(subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout)
-    return cold, warm
 
 
 def summary(name: str, per_replay: list[float], big: list[bool], frames: int) -> str:
@@ -103,7 +91,7 @@ def main() -> None:
                 rows.append([str(args.data / m["map_file"]), str(args.data / m["replay_file"])])
             except OsuInputError as e:
                 print(f"skipped: {e}")
-    cold, warm = compile_times(Path(rows[0][0]), Path(rows[0][1]))
+    cold, warm = printed_seconds(_FIRST_JUDGE, (rows[0][0], rows[0][1]), runs=2)
     print(f"compiled judge, first judgement in a fresh process: {cold:.1f} s with an empty numba cache, "
           f"{warm:.2f} s loading the cache")
     for bm, rp in pairs:  # load the compiled code here too, outside the timing
