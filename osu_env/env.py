@@ -115,7 +115,7 @@ class Play:
         """The judge need not see a frame where nothing can change: no key change, no
         slider or spinner under way, no hit window closing (the rule of
         :func:`osu_env.judge.frames_that_matter`, applied online).  Clients before
-        2019-05-06 judged ends every ms between frames, so those plays step every frame."""
+        late 2019 (rules.NEW_OBJECT_END_HANDLING_VERSION) judged ends every ms between frames, so those plays step every frame."""
         bm = self.bm
         long = bm.kind != CIRCLE
         self._busy = sorted(zip(bm.start_ms[long].tolist(), bm.end_ms[long].tolist()))
@@ -294,7 +294,7 @@ class OsuEnv(gym.Env):
 
     ``reset(options=...)`` accepts ``beatmap`` (another map), ``frame_times_ms`` (step on
     these map times instead of the fixed grid, e.g. a replay's own frames) and
-    ``game_version`` (judge like that client, e.g. per-ms object ends before 2019-05-06).
+    ``game_version`` (judge like that client, e.g. per-ms object ends before late 2019).
 
     ## Example
     >>> import gymnasium as gym, osu_env.env

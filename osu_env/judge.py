@@ -12,8 +12,9 @@ order danser-go's stable emulation and osu!stable use):
    a slider with a hit circle inside it leaves unjudged at its midpoint instead
    (:func:`midway_unload_ms`).
 
-Replays from clients before 2019-05-06 judged object ends every millisecond instead of
-on frames; ``post_until_ms`` lets the caller reproduce that.
+Replays from clients before late 2019 (``rules.NEW_OBJECT_END_HANDLING_VERSION``) judged
+object ends every millisecond instead of on frames; ``post_until_ms`` lets the caller
+reproduce that.
 
 Replays exported by osu!lazer were judged by lazer's rules (``lazer=True``), which
 differ in three places.  Each slider counts by its head alone: without the Classic mod
@@ -129,7 +130,7 @@ class ClientRules:
 
     old_spinner_scoring: bool  # spinner thresholds before 2019-05-10
     lazer: bool  # osu!lazer's rules (see the module docstring)
-    old_ends: bool  # object ends judged every ms, not on frames, before 2019-05-06
+    old_ends: bool  # object ends judged every ms, not on frames, before late 2019
 
     @classmethod
     def of(cls, game_version: int) -> "ClientRules":
@@ -315,7 +316,7 @@ class Judge:
              same_ms: bool = False) -> list:
         """Feed one frame (map time, cursor in osu!px, key bits); returns its events.
 
-        ``post_until_ms``: judge object ends on every ms until then (pre-2019-05-06 replays).
+        ``post_until_ms``: judge object ends on every ms until then (replays from clients before late 2019).
         ``same_ms``: the frame repeats the previous frame's time, so its key change came
         later within that millisecond (see :data:`rules.SAME_MS_PRESS_OFFSET_MS`).
         """

@@ -3,8 +3,8 @@ import pytest
 
 from osu_env.corpus import judge_manifest, summarize
 
-# Measured on ../shared/data: 114/120 human replays match osu!'s (300, 100, 50, miss)
-# exactly and the summed per-class error is 0.065%: the issue's bars (95% exact, at most
+# Measured on ../shared/data: 115/120 human replays match osu!'s (300, 100, 50, miss)
+# exactly and the summed per-class error is 0.037%: the issue's bars (95% exact, at most
 # 0.5% per-class error) are what this test asserts.
 EXACT_MATCH_FLOOR = 0.95
 PER_CLASS_ERROR_CEILING = 0.005
@@ -51,3 +51,21 @@ def test_lazer_replays_are_judged_by_lazer_rules(human_rows):
     if not rows:
         pytest.skip("no osu!lazer replay in the data")
     assert [(r.replay, r.game, r.ours) for r in rows if not r.exact] == []
+
+
+def test_the_client_date_of_frame_only_object_ends_is_where_the_data_puts_it(human_rows, shared_data):
+    """rules.NEW_OBJECT_END_HANDLING_VERSION: the notelock-heavy 2019-09-06 play matches
+    osu! only with ends judged every ms, the 2020-03-25 play only with ends on frames."""
+    from osu_env import rules
+    from osu_env.judge import ClientRules
+    from osu_env.replay import load_replay
+
+    pins = {"technical.osr": True, "replay__uyitroa-osr2mp4-core__2d5762e8.osr": False}
+    rows = {r.replay.rsplit("/", 1)[-1]: r for r in human_rows}
+    if not all(name in rows for name in pins):
+        pytest.skip("the two replays that date the change are not in the data")
+    assert 20190906 < rules.NEW_OBJECT_END_HANDLING_VERSION <= 20200325
+    for name, old_ends in pins.items():
+        version = load_replay(shared_data / rows[name].replay).game_version
+        assert ClientRules.of(version).old_ends is old_ends, (name, version)
+        assert rows[name].exact, (name, rows[name].game, rows[name].ours)
