@@ -74,9 +74,9 @@ def test_no_second_press_is_anchored_at_the_object_just_pressed_for():
 def test_a_hold_crossing_a_window_is_carried_not_cut():
     bm = load_beatmap(DEMO_MAP)
     path = _path(bm)
-    ev = K.decode(_forced(200.0, 1500.0), bm, path, 600.0, seed=2)
+    ev = K.decode(_forced(500.0, 1100.0), bm, path, 600.0, seed=2)  # a press a window, each key free again by its next
     spinner = (ev[:, 0] >= 12500.0 - K.SPINNER_LEAD_MS) & (ev[:, 0] < 15500.0)  # held through the spinner instead
-    assert len(ev) > 4 and np.allclose(ev[~spinner, 2], 1500.0, rtol=0.15)  # longer than a window, kept whole
+    assert len(ev) > 4 and np.allclose(ev[~spinner, 2], 1100.0, rtol=0.15)  # longer than a window, kept whole
     for k in (0, 1):  # a key is never pressed again while it is held
         mine = ev[ev[:, 1] == k]
         assert (mine[1:, 0] >= mine[:-1, 0] + mine[:-1, 2] - 1e-6).all()
@@ -84,6 +84,36 @@ def test_a_hold_crossing_a_window_is_carried_not_cut():
     first = ev[0]
     held = (keys[(t >= first[0]) & (t < first[0] + first[2] - 1)] & K.KEY_BITS[int(first[1])]) > 0
     assert held.all()  # down from press to release, across the window boundary
+
+
+def test_a_press_drawn_while_both_keys_are_held_lets_the_first_due_up():
+    """Holds of 1 s and a press every 100 ms: from the third press on both keys are down,
+    and each press lets up the key due first 1 ms before it instead of being dropped, so
+    every press is made and is a new key-down edge in the frames."""
+    bm = load_beatmap(DEMO_MAP)
+    path = _path(bm)
+    ev = K.decode(_forced(100.0, 1000.0), bm, path, 600.0, seed=4)
+    spinner = (ev[:, 0] >= 12500.0 - K.SPINNER_LEAD_MS) & (ev[:, 0] < 15500.0)
+    span = float(bm.end_ms.max() - bm.start_ms[0]) - 3000.0  # the play, less the spinner
+    assert (~spinner).sum() > 0.8 * span / 100.0  # about one press per 100 ms, none dropped
+    cut = ev[~spinner & (ev[:, 0] < 12000.0), 2]
+    assert np.median(cut) < 250.0  # let up for the press after next (~200 ms), not held 1 s
+    for k in (0, 1):
+        mine = ev[ev[:, 1] == k]
+        assert (mine[1:, 0] >= mine[:-1, 0] + mine[:-1, 2] + 0.5).all()  # up before it goes down again
+    t, _, _, keys = K.key_frames(*path, ev)
+    for k in (0, 1):
+        down = (keys & K.KEY_BITS[k]) > 0
+        assert (down[1:] & ~down[:-1]).sum() + down[0] == (ev[:, 1] == k).sum()  # one edge per press
+
+
+def test_release_for_press_cuts_only_when_both_keys_are_down():
+    ev = np.array([[100.0, 0, 500.0], [150.0, 1, 500.0]])
+    cut = K._release_for_press(ev, 300.0)
+    assert cut[0, 2] == 199.0 and cut[1, 2] == 500.0  # key 0 was due up first: up at 299
+    assert K._release_for_press(ev, 700.0) is ev  # key 0 already up
+    just_down = np.array([[150.0, 1, 500.0], [299.5, 0, 100.0]])  # key 0 is due up first, but went down 0.5 ms ago
+    assert K._release_for_press(just_down, 300.0) is just_down
 
 
 def test_training_moves_the_losses_checkpoints_and_resumes(demo_dataset, tmp_path):
