@@ -606,12 +606,12 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
                 break
             tau += delay
             o_tau = obs(tau)[0]
-            events = _release_for_press(events, tau)
+            events = _release_for_press(bm, events, tau)
             release, _ = _state_before(events, tau)
             carry_at = _carry_at(events, tau, window_ms)
             free = release <= tau
             if not free.any():
-                continue  # both keys were pressed within the last 2 ms: nothing to press
+                continue  # both keys held, through a spinner or pressed within 2 ms: nothing to press
             lu = torch.tensor([[float(_log_ms(delay))]], dtype=torch.float32)
             logits = model.key(out, lu, torch.from_numpy(carry_at.astype(np.float32)).view(1, 1, -1))[0, 0]
             logits = torch.where(torch.from_numpy(free), logits, torch.tensor(-1e9))
@@ -624,10 +624,11 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
     return events
 
 
-def _release_for_press(events: np.ndarray, tau: float) -> np.ndarray:
+def _release_for_press(bm: Beatmap, events: np.ndarray, tau: float) -> np.ndarray:
     """``events`` with room made for a press at ``tau`` when both keys are held: the key
     due up first is let up 1 ms before it (so the press is a new edge), unless it went
-    down less than 2 ms ago.
+    down less than 2 ms ago or a spinner is running (a player spinning holds on; the
+    press is dropped).
 
     A hold is drawn before the next press is, so in a stream two drawn holds can both
     outlast the next press.  Dropping that press left the circle without one: on
@@ -636,7 +637,7 @@ def _release_for_press(events: np.ndarray, tau: float) -> np.ndarray:
     late, until a notelock cascade.  A player presses the next note and lets up the key
     they need; so does this."""
     release, _ = _state_before(events, tau)
-    if (release <= tau).any():
+    if (release <= tau).any() or ((bm.kind == SPINNER) & (bm.start_ms <= tau) & (tau < bm.end_ms)).any():
         return events
     k = int(np.argmin(release))
     row = np.flatnonzero((events[:, 1] == k) & (events[:, 0] < tau))[-1]
