@@ -261,13 +261,18 @@ def spinner_hold_floor(bm: Beatmap, t_ms: float) -> float:
     other press and, sharpened by the temperature, mostly lost: decoded plays cleared
     42-88% of the held-out spinners.  So decoding draws the hold from the model given
     this floor (:func:`_mixture_sample`'s bounds)."""
-    spin = (bm.kind == SPINNER) & (bm.start_ms <= t_ms) & (t_ms < bm.end_ms)
+    spin = _spinning(bm, t_ms)
     if spin.any():
         return float(bm.end_ms[spin].max() - t_ms)
     nxt = int(np.searchsorted(bm.start_ms, t_ms, side="right"))
     if nxt < bm.n_objects and bm.kind[nxt] == SPINNER and bm.start_ms[nxt] - t_ms <= SPINNER_LEAD_MS:
         return float(bm.end_ms[nxt] - t_ms)
     return 0.0
+
+
+def _spinning(bm: Beatmap, t_ms: float) -> np.ndarray:
+    """(n,) whether each object is a spinner running at ``t_ms``."""
+    return (bm.kind == SPINNER) & (bm.start_ms <= t_ms) & (t_ms < bm.end_ms)
 
 
 def spinner_press_by(bm: Beatmap, t_ms: float, release: np.ndarray) -> float:
@@ -606,9 +611,12 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
                 break
             tau += delay
             o_tau = obs(tau)[0]
-            events = _release_for_press(bm, events, tau)
-            release, _ = _state_before(events, tau)
-            carry_at = _carry_at(events, tau, window_ms)
+            state = _state_before(events, tau)
+            cut = _release_for_press(bm, events, tau, state[0])
+            if cut is not events:
+                events, state = cut, _state_before(cut, tau)
+            release = state[0]
+            carry_at = _carry(tau, *state, window_ms)  # _carry_at, from the state read once
             free = release <= tau
             if not free.any():
                 continue  # both keys held, through a spinner or pressed within 2 ms: nothing to press
@@ -624,8 +632,9 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
     return events
 
 
-def _release_for_press(bm: Beatmap, events: np.ndarray, tau: float) -> np.ndarray:
-    """``events`` with room made for a press at ``tau`` when both keys are held: the key
+def _release_for_press(bm: Beatmap, events: np.ndarray, tau: float, release: np.ndarray) -> np.ndarray:
+    """``events`` with room made for a press at ``tau`` when both keys are held (their
+    ``release`` times: :func:`_state_before` at ``tau``), or ``events`` itself: the key
     due up first is let up 1 ms before it (so the press is a new edge), unless it went
     down less than 2 ms ago or a spinner is running (a player spinning holds on; the
     press is dropped).
@@ -636,8 +645,7 @@ def _release_for_press(bm: Beatmap, events: np.ndarray, tau: float) -> np.ndarra
     so, and each circle left unpressed took the next one's press late, and so on until a
     notelock cascade (127 circles without a press, 73.5% accuracy; with this rule 11 and
     86.3%).  A player presses the next note and lets up the key they need; so does this."""
-    release, _ = _state_before(events, tau)
-    if (release <= tau).any() or ((bm.kind == SPINNER) & (bm.start_ms <= tau) & (tau < bm.end_ms)).any():
+    if (release <= tau).any() or _spinning(bm, tau).any():
         return events
     k = int(np.argmin(release))
     row = np.flatnonzero((events[:, 1] == k) & (events[:, 0] < tau))[-1]

@@ -115,7 +115,8 @@ class Play:
         """The judge need not see a frame where nothing can change: no key change, no
         slider or spinner under way, no hit window closing (the rule of
         :func:`osu_env.judge.frames_that_matter`, applied online).  Clients before
-        late 2019 (rules.NEW_OBJECT_END_HANDLING_VERSION) judged ends every ms between frames, so those plays step every frame."""
+        late 2019 (rules.NEW_OBJECT_END_HANDLING_VERSION) judged ends every ms between
+        frames, so those plays step every frame."""
         bm = self.bm
         long = bm.kind != CIRCLE
         self._busy = sorted(zip(bm.start_ms[long].tolist(), bm.end_ms[long].tolist()))

@@ -109,14 +109,17 @@ def test_a_press_drawn_while_both_keys_are_held_lets_the_first_due_up():
 
 def test_release_for_press_cuts_only_when_both_keys_are_down_and_no_spinner_runs():
     bm = load_beatmap(DEMO_MAP)  # a spinner from 12500 to 15500
+    def release_for_press(events, tau):
+        return K._release_for_press(bm, events, tau, K._state_before(events, tau)[0])
+
     ev = np.array([[100.0, 0, 500.0], [150.0, 1, 500.0]])
-    cut = K._release_for_press(bm, ev, 300.0)
+    cut = release_for_press(ev, 300.0)
     assert cut[0, 2] == 199.0 and cut[1, 2] == 500.0  # key 0 was due up first: up at 299
-    assert K._release_for_press(bm, ev, 700.0) is ev  # key 0 already up
+    assert release_for_press(ev, 700.0) is ev  # key 0 already up
     just_down = np.array([[150.0, 1, 500.0], [299.5, 0, 100.0]])  # key 0 is due up first, but went down 0.5 ms ago
-    assert K._release_for_press(bm, just_down, 300.0) is just_down
+    assert release_for_press(just_down, 300.0) is just_down
     spinning = ev + [12400.0, 0, 3500.0]
-    assert K._release_for_press(bm, spinning, 13000.0) is spinning  # both held through the spinner: kept
+    assert release_for_press(spinning, 13000.0) is spinning  # both held through the spinner: kept
 
 
 def test_training_moves_the_losses_checkpoints_and_resumes(demo_dataset, tmp_path):
