@@ -15,6 +15,11 @@ conditioned on the ones before it.
   given that delay, then the hold given both and the observation at the press.  One
   distribution factorised in that order: the review's rejected design had separate,
   mutually unaware heads for count, time and type.
+- **Aimed and unaimed presses.** The delay's mixture has components anchored at the
+  upcoming objects (a hit error each) and free log-normals.  A press inside an object's
+  50 window is that object's and is explained by the anchors alone (:func:`on_object`),
+  in training and in decoding: a free component that learned the beat as a delay from
+  the last press carries a late press's lateness on to the next, and streams drift.
 - **Count.** There is none: the sequence ends when the next cumulative time passes the
   window's end.  In training, each window's last step is taught the delay to the first
   press after the window, which is what makes "no more presses here" likely.
@@ -188,19 +193,58 @@ def _component_log_density(params, d_ms: torch.Tensor) -> torch.Tensor:
     return torch.cat([free, anchored], -1), _masked_logits(logit, anchor, ahead)
 
 
-def _mixture_nll(params, target_ms):
+def _object_windows(step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ms from the step's time to each upcoming object's start, whether it is ahead and
+    not yet pressed for (:func:`_pressed_for`), the 50 window's half-width in ms)."""
+    obs = step[..., :OBS]
+    starts, ahead = _anchors(obs, 1)
+    return starts, ahead & ~_pressed_for(step), obs[..., 5:6] * 1000.0
+
+
+def on_object(step: torch.Tensor, d_ms: torch.Tensor) -> torch.Tensor:
+    """(...) whether a press ``d_ms`` after the step's time falls inside the 50 window of an
+    upcoming object not yet pressed for.  Such a press is that object's, and only the
+    anchored components explain it: the free ones are for presses aimed at no object (a
+    spinner's re-press, a tap in a break, the first press after a window).
+
+    Without this the free log-normals also learned the stream's beat as a delay from the
+    last press (in teacher forcing the human's last press is on time), and at play time
+    they carried a late press's lateness on to the next: on FREEDOM DiVE (222 BPM
+    streams) 87 of 96 circles left without a press were stepped over by a free draw
+    75-100 ms long where the beat is 67 ms."""
+    starts, ahead, w50 = _object_windows(step)
+    return (ahead & ((d_ms.unsqueeze(-1) - starts).abs() <= w50)).any(-1)
+
+
+def _mixture_nll(params, target_ms, on_obj: torch.Tensor | None = None):
+    """Negative log-likelihood of ``target_ms``; where ``on_obj`` (:func:`on_object`), by
+    the anchored components alone (the free ones' share of the mixture is lost there, so
+    the free logits learn how often a press is aimed at no object)."""
     dens, logit = _component_log_density(params, target_ms)
-    return -torch.logsumexp(torch.log_softmax(logit, -1) + dens, -1)
+    lp = torch.log_softmax(logit, -1) + dens
+    if on_obj is not None:
+        M = logit.shape[-1] - params[3][0].shape[-1]
+        lp = torch.cat([lp[..., :M].masked_fill(on_obj.unsqueeze(-1), -math.inf), lp[..., M:]], -1)
+    return -torch.logsumexp(lp, -1)
+
+
+FREE_TRIES = 64  # draws of a free component before it counts as having no mass off the objects
 
 
 def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0, lo: float = 0.0,
-                    hi: float = math.inf) -> float:
+                    hi: float = math.inf, avoid: np.ndarray | None = None) -> float:
     """One draw in ms (at least 0.5).  ``temperature`` < 1 sharpens the draw as a
     language model's sampling temperature does: the component by softmax(logits / T),
     its spread times T (0: the likeliest component's centre).
 
     With bounds, the draw is from that mixture given that it falls in [``lo``, ``hi``]:
-    each component weighted by its mass inside, then drawn from by its inverse CDF."""
+    each component weighted by its mass inside, then drawn from by its inverse CDF.
+
+    ``avoid`` (n, 2): intervals of ms the free components do not reach, as they were
+    trained (:func:`on_object`): a free component drawn is drawn from again until it
+    falls outside them; one that has no mass there after ``FREE_TRIES`` leaves the
+    draw to the anchored components.  (Bounded draws, made only about spinners, keep
+    the whole mixture.)"""
     logit, mu, log_sigma, (anchor, ahead) = params
     logit, mu, log_sigma, anchor, ahead = (p.reshape(-1) for p in (logit, mu, log_sigma, anchor, ahead))
     M = logit.shape[0] - anchor.shape[0]
@@ -211,11 +255,29 @@ def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0, lo: 
         j = int(torch.multinomial(torch.softmax(masked / temperature, -1), 1, generator=gen))
     else:
         j = int(torch.argmax(masked))
-    e = float(torch.randn((), generator=gen)) * temperature
     sig = math.exp(float(log_sigma[j]))
     if j < M:
-        return math.exp(float(mu[j]) * LOG_MS_SCALE + sig * LOG_MS_SCALE * e)
+        for _ in range(FREE_TRIES if avoid is not None and len(avoid) else 1):
+            d = math.exp(float(mu[j]) * LOG_MS_SCALE + sig * LOG_MS_SCALE * float(torch.randn((), generator=gen)) * temperature)
+            if avoid is None or not ((avoid[:, 0] <= d) & (d <= avoid[:, 1])).any():
+                return d
+        if not ahead.any():
+            return d
+        masked = torch.cat([torch.full((M,), -1e9), masked[M:]])
+        j = int(torch.multinomial(torch.softmax(masked / max(temperature, 1e-3), -1), 1, generator=gen)) if temperature > 0 \
+            else int(torch.argmax(masked))
+        sig = math.exp(float(log_sigma[j]))
+    e = float(torch.randn((), generator=gen)) * temperature
     return max(0.5, float(anchor[j - M]) + float(mu[j]) * ANCHOR_OFFSET_MS + sig * ANCHOR_SPREAD_MS * e)
+
+
+def object_windows_ms(step: torch.Tensor) -> np.ndarray:
+    """(n, 2) the 50 windows, in ms from the step's time, of the upcoming objects not yet
+    pressed for (one step: :func:`on_object`'s intervals, for :func:`_mixture_sample`)."""
+    starts, ahead, w50 = _object_windows(step.reshape(1, -1))
+    c = starts[0][ahead[0]].double().numpy()
+    w = float(w50.reshape(-1)[0])
+    return np.column_stack([c - w, c + w])
 
 
 def _bounded_sample(masked, mu, log_sigma, anchor, M: int, gen: torch.Generator, temperature: float,
@@ -471,7 +533,7 @@ def losses(model: KeyDecoder, b: dict) -> dict:
     """Teacher-forced negative log-likelihoods per valid step: delay (every step,
     including the one past the window's end), key and hold (every press)."""
     out, _ = model.run(b["ctx"], b["steps"])
-    delay_nll = _mixture_nll(model.delay(out, b["steps"]), b["delay"])
+    delay_nll = _mixture_nll(model.delay(out, b["steps"]), b["delay"], on_object(b["steps"], b["delay"]))
     key_ce = nn.functional.cross_entropy(model.key(out, b["delay_log"], b["carry_at"]).transpose(1, 2), b["key"], reduction="none")
     hold_nll = _mixture_nll(model.hold(out, b["delay_log"], nn.functional.one_hot(b["key"], 2).float(), b["obs_at"]), b["hold"])
     dm, em = b["dmask"].float(), b["emask"].float()
@@ -606,7 +668,8 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
             due = spinner_press_by(bm, tau, keys_now[0])  # in this window: the press comes by then
-            delay = _mixture_sample(model.delay(out, step_t), gen, temperature, hi=max(due - tau, 0.5) if due < b else math.inf)
+            delay = _mixture_sample(model.delay(out, step_t), gen, temperature, hi=max(due - tau, 0.5) if due < b else math.inf,
+                                    avoid=object_windows_ms(step_t))
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay
@@ -677,7 +740,7 @@ class WithKeys(ScriptedAgent):
     two are acted out together, open loop."""
 
     def __init__(self, cursor, keys_checkpoint: str | Path, keys_temperature: float = 1.0):
-        """``keys_temperature``: of the decoder's draws (:func:`decode`; the command's default is 0.4)."""
+        """``keys_temperature``: of the decoder's draws (:func:`decode`; the command's default is 0.5)."""
         self.cursor = cursor
         self.temperature = keys_temperature
         self.model, args = load_decoder(keys_checkpoint)

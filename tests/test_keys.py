@@ -38,7 +38,15 @@ def _forced(delay_ms: float, hold_ms: float, seed: int = 0) -> K.KeyDecoder:
     return m.eval()
 
 
-def test_events_are_ordered_positive_and_stop_at_each_window_end():
+@pytest.fixture
+def anywhere(monkeypatch):
+    """Free draws may fall inside objects' hit windows: :func:`_forced` decoders then press
+    at exactly their delays, which is what the tests of windows and holds need (a trained
+    decoder's free components are kept off the windows: :func:`agents.keys.on_object`)."""
+    monkeypatch.setattr(K, "object_windows_ms", lambda step: np.empty((0, 2)))
+
+
+def test_events_are_ordered_positive_and_stop_at_each_window_end(anywhere):
     bm = load_beatmap(DEMO_MAP)
     path = _path(bm)
     ev = K.decode(_forced(150.0, 40.0), bm, path, 600.0, seed=1)
@@ -71,7 +79,7 @@ def test_no_second_press_is_anchored_at_the_object_just_pressed_for():
     assert per_object.max() == 1  # ... once each
 
 
-def test_a_hold_crossing_a_window_is_carried_not_cut():
+def test_a_hold_crossing_a_window_is_carried_not_cut(anywhere):
     bm = load_beatmap(DEMO_MAP)
     path = _path(bm)
     ev = K.decode(_forced(500.0, 1100.0), bm, path, 600.0, seed=2)  # a press a window, each key free again by its next
@@ -86,7 +94,7 @@ def test_a_hold_crossing_a_window_is_carried_not_cut():
     assert held.all()  # down from press to release, across the window boundary
 
 
-def test_a_press_drawn_while_both_keys_are_held_lets_the_first_due_up():
+def test_a_press_drawn_while_both_keys_are_held_lets_the_first_due_up(anywhere):
     """Holds of 1 s and a press every 100 ms: from the third press on both keys are down,
     and each press lets up the key due first 1 ms before it instead of being dropped, so
     every press is made and is a new key-down edge in the frames."""
@@ -166,7 +174,7 @@ def test_keys_agent_needs_its_checkpoint(tmp_path, capsys):
     assert "not a keys checkpoint" in capsys.readouterr().err
 
 
-def test_spinners_get_a_press_held_through_them_whatever_the_model_draws(make_map):
+def test_spinners_get_a_press_held_through_them_whatever_the_model_draws(make_map, anywhere):
     """A decoder that only taps (40 ms) would let go of a spinner at once, and one whose
     delays pass every window's end would never press it.  Decoding keeps the model's
     draws but conditions them: the next press comes by 100 ms into the spinner, and a
@@ -198,3 +206,42 @@ def test_bounded_draws_stay_inside_and_keep_the_model_where_it_can():
     assert 30 < np.median(free) < 55
     assert all(K._mixture_sample(params, gen, 1.0, lo=500.0) >= 500.0 for _ in range(50))
     assert all(K._mixture_sample(params, gen, 1.0, hi=39.0) <= 39.0 for _ in range(50))
+
+
+def test_a_press_inside_an_objects_window_is_explained_by_its_anchors_alone():
+    """on_object: inside the 50 window of an upcoming object not yet pressed for; there
+    the training loss counts the anchored components only, so the free ones cannot learn
+    a stream's beat as a delay from the last press."""
+    bm = load_beatmap(DEMO_MAP)
+    obs = K._Observer(bm, _path(bm))
+    t0 = float(bm.start_ms[0]) - 300.0  # the first object is 300 ms ahead
+    step = torch.from_numpy(K._step_input(obs(t0)[0], (2, 0.0, 0.0), True, t0, t0, 600.0,
+                                          K._keys_after(np.empty((0, 3)), t0)).astype(np.float32)).view(1, 1, -1)
+    w50 = float(bm.hit_window_50)
+    d = torch.tensor([[300.0, 300.0 + w50 - 1.0, 300.0 - w50 - 20.0, 5.0]])
+    assert K.on_object(step.expand(1, 4, -1), d).tolist() == [[True, True, False, False]]
+    windows = K.object_windows_ms(step)
+    assert windows[0, 0] == pytest.approx(300.0 - w50, abs=1e-3) and windows[0, 1] == pytest.approx(300.0 + w50, abs=1e-3)
+    m = _forced(300.0, 40.0)  # free components at 300 ms, anchors all but ruled out
+    out, _ = m.run(torch.zeros(1, m.context[0].in_features), step.expand(1, 4, -1))
+    params = m.delay(out, step.expand(1, 4, -1))
+    on = K.on_object(step.expand(1, 4, -1), d)
+    plain, restricted = K._mixture_nll(params, d), K._mixture_nll(params, d, on)
+    assert (restricted[on] > plain[on] + 5).all()  # the free components' density no longer counts there
+    assert torch.equal(restricted[~on], plain[~on])
+
+
+def test_free_draws_keep_off_the_windows_and_leave_them_to_the_anchors():
+    m = _forced(100.0, 40.0)
+    with torch.no_grad():
+        m.delay_head.bias.view(-1, 3)[2:, 0] = -3.0  # the anchored components: rare, but there
+    ahead = torch.ones(1, 1, 2 * K.K_OBJECTS, dtype=torch.bool)
+    anchor = torch.full((1, 1, 2 * K.K_OBJECTS), 400.0)
+    params = m._mixture(m.delay_head(torch.zeros(1, 1, m.delay_head.in_features)), (anchor, ahead))
+    gen = torch.Generator().manual_seed(0)
+    assert np.median([K._mixture_sample(params, gen, 1.0) for _ in range(50)]) == pytest.approx(100.0, rel=0.05)
+    assert np.median([K._mixture_sample(params, gen, 1.0, avoid=np.array([[300.0, 500.0]])) for _ in range(50)]) == \
+        pytest.approx(100.0, rel=0.05)  # windows it does not reach change nothing
+    moved = [K._mixture_sample(params, gen, 1.0, avoid=np.array([[50.0, 150.0]])) for _ in range(50)]
+    assert all(not 50.0 <= d <= 150.0 for d in moved)  # drawn again, or by the anchors
+    assert np.median(moved) > 300.0  # the free component has no mass outside: the anchors at 400 ms press
