@@ -193,15 +193,16 @@ def _component_log_density(params, d_ms: torch.Tensor) -> torch.Tensor:
     return torch.cat([free, anchored], -1), _masked_logits(logit, anchor, ahead)
 
 
-def _object_windows(step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _object_windows(params, step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ms from the step's time to each upcoming object's start, whether it is ahead and
-    not yet pressed for (:func:`_pressed_for`), the 50 window's half-width in ms)."""
-    obs = step[..., :OBS]
-    starts, ahead = _anchors(obs, 1)
-    return starts, ahead & ~_pressed_for(step), obs[..., 5:6] * 1000.0
+    not yet pressed for, the 50 window's half-width in ms), read off the delay mixture
+    ``params`` (:meth:`KeyDecoder.delay`: its first ``K_OBJECTS`` anchors are the starts,
+    already masked by :func:`_pressed_for`) and the step it was made for."""
+    anchor, ahead = params[3]
+    return anchor[..., :K_OBJECTS], ahead[..., :K_OBJECTS], step[..., 5:6] * 1000.0  # features.py: global 5, s
 
 
-def on_object(step: torch.Tensor, d_ms: torch.Tensor) -> torch.Tensor:
+def on_object(params, step: torch.Tensor, d_ms: torch.Tensor) -> torch.Tensor:
     """(...) whether a press ``d_ms`` after the step's time falls inside the 50 window of an
     upcoming object not yet pressed for.  Such a press is that object's, and only the
     anchored components explain it: the free ones are for presses aimed at no object (a
@@ -212,7 +213,7 @@ def on_object(step: torch.Tensor, d_ms: torch.Tensor) -> torch.Tensor:
     they carried a late press's lateness on to the next: on FREEDOM DiVE (222 BPM
     streams) 87 of 96 circles left without a press were stepped over by a free draw
     75-100 ms long where the beat is 67 ms."""
-    starts, ahead, w50 = _object_windows(step)
+    starts, ahead, w50 = _object_windows(params, step)
     return (ahead & ((d_ms.unsqueeze(-1) - starts).abs() <= w50)).any(-1)
 
 
@@ -231,6 +232,13 @@ def _mixture_nll(params, target_ms, on_obj: torch.Tensor | None = None):
 FREE_TRIES = 64  # draws of a free component before it counts as having no mass off the objects
 
 
+def _pick(masked: torch.Tensor, temperature: float, gen: torch.Generator) -> int:
+    """A component by softmax(logits / T); the likeliest at T 0."""
+    if temperature > 0:
+        return int(torch.multinomial(torch.softmax(masked / temperature, -1), 1, generator=gen))
+    return int(torch.argmax(masked))
+
+
 def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0, lo: float = 0.0,
                     hi: float = math.inf, avoid: np.ndarray | None = None) -> float:
     """One draw in ms (at least 0.5).  ``temperature`` < 1 sharpens the draw as a
@@ -240,8 +248,9 @@ def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0, lo: 
     With bounds, the draw is from that mixture given that it falls in [``lo``, ``hi``]:
     each component weighted by its mass inside, then drawn from by its inverse CDF.
 
-    ``avoid`` (n, 2): intervals of ms the free components do not reach, as they were
-    trained (:func:`on_object`): a free component drawn is drawn from again until it
+    ``avoid`` (n, 2): the windows of anchored objects ahead (:func:`object_windows_ms`),
+    which the free components do not reach, as they were trained (:func:`on_object`):
+    a free component drawn is drawn from again until it
     falls outside them; one that has no mass there after ``FREE_TRIES`` leaves the
     draw to the anchored components.  (Bounded draws, made only about spinners, keep
     the whole mixture.)"""
@@ -251,31 +260,24 @@ def _mixture_sample(params, gen: torch.Generator, temperature: float = 1.0, lo: 
     masked = _masked_logits(logit, anchor, ahead)
     if lo > 0 or hi < math.inf:
         return _bounded_sample(*(p.double() for p in (masked, mu, log_sigma, anchor)), M, gen, temperature, lo, hi)
-    if temperature > 0:
-        j = int(torch.multinomial(torch.softmax(masked / temperature, -1), 1, generator=gen))
-    else:
-        j = int(torch.argmax(masked))
-    sig = math.exp(float(log_sigma[j]))
+    j = _pick(masked, temperature, gen)
     if j < M:
+        sig = math.exp(float(log_sigma[j]))
         for _ in range(FREE_TRIES if avoid is not None and len(avoid) else 1):
             d = math.exp(float(mu[j]) * LOG_MS_SCALE + sig * LOG_MS_SCALE * float(torch.randn((), generator=gen)) * temperature)
             if avoid is None or not ((avoid[:, 0] <= d) & (d <= avoid[:, 1])).any():
                 return d
-        if not ahead.any():
-            return d
-        masked = torch.cat([torch.full((M,), -1e9), masked[M:]])
-        j = int(torch.multinomial(torch.softmax(masked / max(temperature, 1e-3), -1), 1, generator=gen)) if temperature > 0 \
-            else int(torch.argmax(masked))
-        sig = math.exp(float(log_sigma[j]))
+        j = _pick(torch.cat([torch.full((M,), -1e9), masked[M:]]), temperature, gen)  # the windows' anchors are ahead
+    sig = math.exp(float(log_sigma[j]))
     e = float(torch.randn((), generator=gen)) * temperature
     return max(0.5, float(anchor[j - M]) + float(mu[j]) * ANCHOR_OFFSET_MS + sig * ANCHOR_SPREAD_MS * e)
 
 
-def object_windows_ms(step: torch.Tensor) -> np.ndarray:
+def object_windows_ms(params, step: torch.Tensor) -> np.ndarray:
     """(n, 2) the 50 windows, in ms from the step's time, of the upcoming objects not yet
     pressed for (one step: :func:`on_object`'s intervals, for :func:`_mixture_sample`)."""
-    starts, ahead, w50 = _object_windows(step.reshape(1, -1))
-    c = starts[0][ahead[0]].double().numpy()
+    starts, ahead, w50 = _object_windows(params, step)
+    c = starts.reshape(-1)[ahead.reshape(-1)].double().numpy()
     w = float(w50.reshape(-1)[0])
     return np.column_stack([c - w, c + w])
 
@@ -533,7 +535,8 @@ def losses(model: KeyDecoder, b: dict) -> dict:
     """Teacher-forced negative log-likelihoods per valid step: delay (every step,
     including the one past the window's end), key and hold (every press)."""
     out, _ = model.run(b["ctx"], b["steps"])
-    delay_nll = _mixture_nll(model.delay(out, b["steps"]), b["delay"], on_object(b["steps"], b["delay"]))
+    delay = model.delay(out, b["steps"])
+    delay_nll = _mixture_nll(delay, b["delay"], on_object(delay, b["steps"], b["delay"]))
     key_ce = nn.functional.cross_entropy(model.key(out, b["delay_log"], b["carry_at"]).transpose(1, 2), b["key"], reduction="none")
     hold_nll = _mixture_nll(model.hold(out, b["delay_log"], nn.functional.one_hot(b["key"], 2).float(), b["obs_at"]), b["hold"])
     dm, em = b["dmask"].float(), b["emask"].float()
@@ -668,8 +671,9 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
             due = spinner_press_by(bm, tau, keys_now[0])  # in this window: the press comes by then
-            delay = _mixture_sample(model.delay(out, step_t), gen, temperature, hi=max(due - tau, 0.5) if due < b else math.inf,
-                                    avoid=object_windows_ms(step_t))
+            params = model.delay(out, step_t)
+            delay = _mixture_sample(params, gen, temperature, hi=max(due - tau, 0.5) if due < b else math.inf,
+                                    avoid=object_windows_ms(params, step_t))
             if tau + delay >= b or i == MAX_EVENTS:
                 break
             tau += delay

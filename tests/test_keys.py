@@ -43,7 +43,7 @@ def anywhere(monkeypatch):
     """Free draws may fall inside objects' hit windows: :func:`_forced` decoders then press
     at exactly their delays, which is what the tests of windows and holds need (a trained
     decoder's free components are kept off the windows: :func:`agents.keys.on_object`)."""
-    monkeypatch.setattr(K, "object_windows_ms", lambda step: np.empty((0, 2)))
+    monkeypatch.setattr(K, "object_windows_ms", lambda params, step: np.empty((0, 2)))
 
 
 def test_events_are_ordered_positive_and_stop_at_each_window_end(anywhere):
@@ -219,13 +219,15 @@ def test_a_press_inside_an_objects_window_is_explained_by_its_anchors_alone():
                                           K._keys_after(np.empty((0, 3)), t0)).astype(np.float32)).view(1, 1, -1)
     w50 = float(bm.hit_window_50)
     d = torch.tensor([[300.0, 300.0 + w50 - 1.0, 300.0 - w50 - 20.0, 5.0]])
-    assert K.on_object(step.expand(1, 4, -1), d).tolist() == [[True, True, False, False]]
-    windows = K.object_windows_ms(step)
-    assert windows[0, 0] == pytest.approx(300.0 - w50, abs=1e-3) and windows[0, 1] == pytest.approx(300.0 + w50, abs=1e-3)
     m = _forced(300.0, 40.0)  # free components at 300 ms, anchors all but ruled out
-    out, _ = m.run(torch.zeros(1, m.context[0].in_features), step.expand(1, 4, -1))
-    params = m.delay(out, step.expand(1, 4, -1))
-    on = K.on_object(step.expand(1, 4, -1), d)
+    steps = step.expand(1, 4, -1)
+    out, _ = m.run(torch.zeros(1, m.context[0].in_features), steps)
+    params = m.delay(out, steps)
+    on = K.on_object(params, steps, d)
+    assert on.tolist() == [[True, True, False, False]]
+    out1, _ = m.run(torch.zeros(1, m.context[0].in_features), step)
+    windows = K.object_windows_ms(m.delay(out1, step), step)
+    assert windows[0, 0] == pytest.approx(300.0 - w50, abs=1e-3) and windows[0, 1] == pytest.approx(300.0 + w50, abs=1e-3)
     plain, restricted = K._mixture_nll(params, d), K._mixture_nll(params, d, on)
     assert (restricted[on] > plain[on] + 5).all()  # the free components' density no longer counts there
     assert torch.equal(restricted[~on], plain[~on])
