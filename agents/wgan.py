@@ -86,7 +86,9 @@ class WGANArgs:
     lr: float = 6e-4  # warm-up, Adam (0.5, 0.9); at 250 warm-up steps: positional 0.39 against 0.49 at 2e-4
     adv_lr: float = 1e-4  # both, once the anneal is over (6e-4 throughout let the path drift off: positional 0.3 -> 1.6)
     gp_weight: float = 10.0
-    warmup_steps: int = 200  # positional term only
+    pretrain_steps: int = 0  # teacher forcing first (:func:`teacher_forced`), lr ``lr``
+    pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
+    warmup_steps: int = 200  # then closed loop, the positional term only
     anneal_steps: int = 500  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
     key_weight: float = 1.0  # as BC's
@@ -100,8 +102,9 @@ class WGANArgs:
 
 def schedule(step: int, args: WGANArgs) -> tuple[float, float, float]:
     """(adversarial weight, positional weight, learning rate) at generator step ``step``:
-    all three move linearly over the anneal, from the warm-up's to the adversarial phase's."""
-    ramp = min(max((step + 1 - args.warmup_steps) / max(args.anneal_steps, 1), 0.0), 1.0)
+    all three move linearly over the anneal, from the warm-up's to the adversarial phase's.
+    The teacher-forced steps come first, then the warm-up, then the anneal."""
+    ramp = min(max((step + 1 - args.pretrain_steps - args.warmup_steps) / max(args.anneal_steps, 1), 0.0), 1.0)
     return ramp, (1.0 - ramp) + ramp * args.pos_final, (1.0 - ramp) * args.lr + ramp * args.adv_lr
 
 
@@ -198,6 +201,27 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     return path, obs + d[..., :1] * mx + d[..., 1:] * my, torch.stack(logits, 1)
 
 
+def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator):
+    """A window predicted one step at a time from the human's cursors, each shifted by
+    N(0, ``noise_px``) px, as BC is trained (:func:`agents.dataset.shift_cursor`): the
+    generator learns to aim, and to steer back after its own errors, from every step at
+    once (one GRU pass, not a step-by-step rollout).  Returns (path (B, L, 2): the human's
+    first two cursors, then each step's predicted next cursor; the shifted cursors each
+    move started from (B, L - 2, 2); key logits (B, L - 2, 2), as :func:`rollout`)."""
+    B, L, _ = obs.shape
+    k = (obs.shape[-1] - 6) // 14
+    mx, my = shift_masks(obs, k)
+    human = obs[..., :2]
+    d = torch.randn(B, L, 2, generator=gen_noise).to(obs.device) * (noise_px / 256.0)
+    cur = human + d
+    o = obs + d[..., :1] * mx + d[..., 1:] * my
+    z = torch.randn(B, 1, gen.style, generator=gen_noise).to(obs.device).expand(B, L - 2, gen.style)
+    eps = torch.randn(B, L - 2, gen.noise, generator=gen_noise).to(obs.device)
+    move, logits, _ = gen(step_input(o[:, 1:-1], keys[:, 1:-1], cur[:, 1:-1], cur[:, :-2], z, eps))
+    path = torch.cat([human[:, :2], cur[:, 1:-1] + move * MOVE_TO_OBS], 1)
+    return path, cur[:, 1:-1], logits
+
+
 class Critic(nn.Module):
     def __init__(self, in_size: int, hidden: int = 128, kind: str = "lstm"):
         super().__init__()
@@ -243,15 +267,18 @@ def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, 
     return {"critic/loss": loss.item(), "critic/wasserstein": (d_real - d_fake).item(), "critic/gradient_penalty": gp.item()}
 
 
-def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
+                    before: torch.Tensor | None = None) -> torch.Tensor:
     """SmoothL1 between generated and human cursors (64 px units) at steps 2.., but on
     spinner steps between radii and angular speeds: a spin in another phase or the other
     way round is as good a spin.  The generator's speed is taken in the sense it turns
     most over the window, so going back and forth (a large |turn| every step, no net
-    turn: what a loss on |turn| alone taught it) costs as much as standing still."""
+    turn: what a loss on |turn| alone taught it) costs as much as standing still.
+    ``before`` (B, L - 2, 2): where each of those moves started, when not ``path[:, 1:-1]``
+    (teacher forcing: the noisy cursor the step was given)."""
     p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
     where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
-    fp = spin_features(path[:, 2:], path[:, 1:-1], s)
+    fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
     fh = spin_features(human[:, 2:], human[:, 1:-1], s)
     sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
     spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
@@ -325,8 +352,12 @@ def train_wgan(args: WGANArgs) -> dict:
                     part = slice(i * args.batch, (i + 1) * args.batch)
                     losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
             obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
-            path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
-            pos = positional_loss(path, obs[..., :2], spinning(obs))
+            if step < args.pretrain_steps:
+                path, before, key_logits = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise)
+                pos = positional_loss(path, obs[..., :2], spinning(obs), before)
+            else:
+                path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
+                pos = positional_loss(path, obs[..., :2], spinning(obs))
             bce = nn.functional.binary_cross_entropy_with_logits(key_logits, keys_next[:, 1:-1])
             adv = -critic(critic_inputs(fake_obs, keys, path)).mean() if adv_w > 0 else torch.zeros((), device=device)
             loss_g = adv_w * adv + pos_w * pos + args.key_weight * bce

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,32 @@ def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dat
     assert gen.inp[0].weight.grad.abs().sum() > 0
 
 
+def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_cursor(demo_dataset):
+    """One GRU pass over a window is the recurrence the agent steps: each move starts from
+    the human's cursor shifted by the noise, seen through that cursor's observation."""
+    ds = Dataset(demo_dataset / "ds")
+    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 2, 30, np.random.default_rng(2)))
+    keys = prev[..., 2:]
+    torch.manual_seed(0)
+    gen = W.Generator(obs.shape[-1], hidden=16)
+    with torch.no_grad():
+        path, before, logits = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)  # the same draws, in the same order
+    d = torch.randn(2, 30, 2, generator=g) * (12.0 / 256.0)
+    z = torch.randn(2, 1, gen.style, generator=g)[:, 0]
+    eps = torch.randn(2, 28, gen.noise, generator=g)
+    cur = obs[..., :2] + d
+    px = d.numpy() * 256.0
+    seen, _ = shift_cursor(obs.numpy().copy(), prev.numpy().copy(), px[..., 0], px[..., 1], ds.k)
+    seen, h = torch.as_tensor(seen), None
+    assert torch.equal(path[:, :2], obs[:, :2, :2]) and torch.allclose(before, cur[:, 1:-1])
+    for t in range(1, 29):
+        with torch.no_grad():
+            move, key_logits, h = gen.step(W.step_input(seen[:, t], keys[:, t], cur[:, t], cur[:, t - 1], z, eps[:, t - 1]), h)
+        assert torch.allclose(path[:, t + 1], cur[:, t] + move * W.MOVE_TO_OBS, atol=1e-5)
+        assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
+
+
 def test_spinner_features_read_radius_angle_and_turn():
     cur = torch.tensor([[0.0, 0.5]])
     before = torch.tensor([[0.5, 0.0]])
@@ -121,7 +148,9 @@ def test_training_logs_the_losses_and_starts_the_critic_after_the_warmup(demo_da
     assert W.schedule(0, args) == (0.0, 1.0, args.lr) and W.schedule(1, args) == (0.0, 1.0, args.lr)
     assert W.schedule(2, args) == (0.25, 0.75 + 0.25 * args.pos_final, 0.75 * args.lr + 0.25 * args.adv_lr)
     assert W.schedule(100, args) == (1.0, args.pos_final, args.adv_lr)
-    losses = W.train_wgan(args)
+    first = replace(args, pretrain_steps=1, steps=4)
+    assert W.schedule(2, first) == (0.0, 1.0, args.lr) and W.schedule(3, first) == W.schedule(2, args)  # teacher forcing first
+    losses = W.train_wgan(first)
     assert {"critic/wasserstein", "critic/gradient_penalty", "generator/adversarial", "generator/positional",
             "generator/keys_bce"} <= set(losses)
     assert any((tmp_path / "a" / "tb").iterdir())
