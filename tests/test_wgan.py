@@ -25,7 +25,7 @@ from conftest import kill_9_after_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "6", "--batch", "4", "--window", "24", "--hidden", "16", "--critic-hidden", "8",
-        "--warmup-steps", "1", "--anneal-steps", "2", "--n-critic", "2", "--checkpoint-every", "2"]
+        "--pretrain-steps", "2", "--warmup-steps", "1", "--anneal-steps", "2", "--n-critic", "2", "--checkpoint-every", "2"]
 
 
 def _reference_penalty(critic: W.Critic, real, fake, mix) -> torch.Tensor:
@@ -144,7 +144,7 @@ def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
 
 def test_training_logs_the_losses_and_starts_the_critic_after_the_warmup(demo_dataset, tmp_path):
     args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=3, batch=4, window=24, hidden=16,
-                      critic_hidden=8, warmup_steps=2, anneal_steps=4, n_critic=1, progress=False)
+                      critic_hidden=8, pretrain_steps=0, warmup_steps=2, anneal_steps=4, n_critic=1, progress=False)
     assert W.schedule(0, args) == (0.0, 1.0, args.lr) and W.schedule(1, args) == (0.0, 1.0, args.lr)
     assert W.schedule(2, args) == (0.25, 0.75 + 0.25 * args.pos_final, 0.75 * args.lr + 0.25 * args.adv_lr)
     assert W.schedule(100, args) == (1.0, args.pos_final, args.adv_lr)
