@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 200)")
     tb.add_argument("--val-every", type=_positive_int, help="steps between validation losses (default 200)")
     tb.set_defaults(func=_train_bc)
-    tw = models.add_parser("wgan", help="a WGAN-GP cursor generator, trained closed loop against a critic")
+    tw = models.add_parser("wgan", help="a WGAN-GP cursor generator: teacher-forced first, then trained closed loop against a critic")
     _train_common(tw)
     tw.add_argument("--steps", type=_positive_int, help="generator steps, the teacher-forced ones included (default 2600)")
     tw.add_argument("--batch", type=_positive_int, help="windows per generator step (default 32)")

@@ -60,6 +60,7 @@ from torch import nn
 from tqdm import tqdm
 
 from osu_env.errors import AgentError, OsuInputError, first_line
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
 
 from .dataset import Dataset, offset_index, rotate_about_centre, spinning
 from .key_decoding import MedianKeys
@@ -126,12 +127,12 @@ def spin_features(cur: torch.Tensor, before: torch.Tensor, spin: torch.Tensor) -
     return torch.cat([r, unit, turned], -1) * spin.unsqueeze(-1).float()
 
 
-def shift_masks(obs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def shift_masks(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(Mx, My), each shaped like ``obs``: the observation of a cursor moved by (dx, dy)
     (obs units) is ``obs + dx Mx + dy My``.  The cursor feature moves with it and every
     present object's offsets move the other way (:func:`agents.dataset.shift_cursor`,
     written so gradients flow through the move)."""
-    present, xs, ys = offset_index(k)
+    present, xs, ys = offset_index((obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES)
     flags = obs[..., present].repeat_interleave(3, -1)
     mx, my = torch.zeros_like(obs), torch.zeros_like(obs)
     mx[..., 0], my[..., 1] = 1.0, 1.0
@@ -188,8 +189,7 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     units: the human's for the first two steps, then the generator's; its observations
     (B, L, D); key logits (B, L - 2, 2) for the keys of steps 2..L-1 given steps ..1..L-2)."""
     B, L, _ = obs.shape
-    k = (obs.shape[-1] - 6) // 14
-    mx, my = shift_masks(obs, k)
+    mx, my = shift_masks(obs)
     human = obs[..., :2]
     z = torch.randn(B, gen.style, generator=gen_noise).to(obs.device)
     eps = torch.randn(B, L, gen.noise, generator=gen_noise).to(obs.device)
@@ -215,8 +215,7 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
     first two cursors, then each step's predicted next cursor; the shifted cursors each
     move started from (B, L - 2, 2); key logits (B, L - 2, 2), as :func:`rollout`)."""
     B, L, _ = obs.shape
-    k = (obs.shape[-1] - 6) // 14
-    mx, my = shift_masks(obs, k)
+    mx, my = shift_masks(obs)
     human = obs[..., :2]
     d = torch.randn(B, L, 2, generator=gen_noise).to(obs.device) * (noise_px / 256.0)
     cur = human + d

@@ -59,11 +59,17 @@ def test_gradient_penalty_matches_a_float64_reference_and_its_gradient_is_nonzer
             assert torch.allclose(g.double(), g64, atol=1e-5, rtol=1e-3)
 
 
-def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dataset):
+def _windows_and_generator(demo_dataset, n: int, length: int, seed: int):
+    """The demo dataset, ``n`` of its training windows (obs, previous actions) and a small
+    untrained generator (torch seed 0)."""
     ds = Dataset(demo_dataset / "ds")
-    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 2, 40, np.random.default_rng(1)))
+    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), n, length, np.random.default_rng(seed)))
     torch.manual_seed(0)
-    gen = W.Generator(obs.shape[-1], hidden=16)
+    return ds, obs, prev, W.Generator(obs.shape[-1], hidden=16)
+
+
+def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dataset):
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 2, 40, 1)
     path, seen, logits = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))
     assert path.shape == (2, 40, 2) and logits.shape == (2, 38, 2)
     assert torch.equal(path[:, :2], obs[:, :2, :2])  # it starts from the human's cursors
@@ -79,11 +85,8 @@ def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dat
 def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_cursor(demo_dataset):
     """One GRU pass over a window is the recurrence the agent steps: each move starts from
     the human's cursor shifted by the noise, seen through that cursor's observation."""
-    ds = Dataset(demo_dataset / "ds")
-    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 2, 30, np.random.default_rng(2)))
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 2, 30, 2)
     keys = prev[..., 2:]
-    torch.manual_seed(0)
-    gen = W.Generator(obs.shape[-1], hidden=16)
     with torch.no_grad():
         path, before, logits = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
     g = torch.Generator().manual_seed(5)  # the same draws, in the same order
@@ -123,11 +126,8 @@ def test_spinner_features_read_radius_angle_and_turn():
 
 
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
-    ds = Dataset(demo_dataset / "ds")
-    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), 16, 48, np.random.default_rng(0)))
+    _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
-    torch.manual_seed(0)
-    gen = W.Generator(obs.shape[-1], hidden=16)
     with torch.no_grad():
         path, fake_obs, _ = W.rollout(gen, obs, keys, torch.Generator().manual_seed(0))
     real_x, fake_x = W.critic_inputs(obs, keys, obs[..., :2]), W.critic_inputs(fake_obs, keys, path)
