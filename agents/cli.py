@@ -464,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")
     tw.add_argument("--key-weight", type=_non_negative_float, help="weight of the key head's cross-entropy (default 1)")
     tw.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.25)")
+    tw.add_argument("--spin-frame", action=argparse.BooleanOptionalAction, default=None,
+                    help="on spinners the generator moves outward and turning about the centre, not in x and y (default on)")
     tw.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 100)")
     tw.set_defaults(func=_train_wgan)
     tk = models.add_parser("keys", help="the sequential key decoder, by teacher forcing on the human replays")

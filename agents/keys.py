@@ -61,6 +61,7 @@ HIST = 6  # per past window: presses of each key, mean log hold, share of it wit
 CARRY = 4  # per key: held now (0/1), ms since its last release / window (clipped)
 MAX_EVENTS = 12  # presses per window the decoder may make (humans: 99.9th percentile is 6 in 600 ms)
 LOG_MS_SCALE = 6.0  # log ms / 6 keeps the inputs near 1
+STEP_TAKEN = OBS + 3 + 2 + 1 + CARRY  # where a step's input says which upcoming objects were pressed for (:func:`_pressed_for`)
 
 
 @dataclass
@@ -100,7 +101,7 @@ class KeyDecoder(nn.Module):
         self.config = {"hidden": hidden, "mixtures": mixtures, "history": history}
         self.mixtures = mixtures
         self.context = nn.Sequential(nn.Linear(OBS + HIST * history + CARRY, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.Tanh())
-        step_in = OBS + 3 + 2 + 1 + CARRY  # obs now, previous key one-hot (K1, K2, start), its log delay and hold, time so far, carry now
+        step_in = STEP_TAKEN + K_OBJECTS  # obs now, previous key one-hot (K1, K2, start), its log delay and hold, time so far, carry now, taken
         self.gru = nn.GRU(step_in, hidden, batch_first=True)
         self.delay_head = nn.Linear(hidden, 3 * (mixtures + 2 * K_OBJECTS))
         self.key_head = nn.Sequential(nn.Linear(hidden + 1 + CARRY, hidden), nn.GELU(), nn.Linear(hidden, 2))
@@ -155,20 +156,23 @@ def _entries(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _pressed_for(step: torch.Tensor) -> torch.Tensor:
-    """(..., K_OBJECTS): the upcoming object the press just made (at the step's time) was
-    for, if any: the object whose start is nearest, when the press is inside its 50
-    window (:func:`agents.metrics.press_objects`, the benchmark's reading).  Its anchors
-    are ruled out for the next press: a second press aimed at the same object is a double
-    tap, which people make on about 1% of circles and the unmasked decoder made on 4%.
-    Nothing is ruled out at a window's start (the previous event is not a press there)."""
-    obs = step[..., :OBS]
-    after_press = step[..., OBS + 2] < 0.5  # previous event one-hot: K1, K2, or 2 for the window's start
-    start_ms = obs[..., _OBJECT_COLUMNS + 1].abs() * 1000.0
-    present = obs[..., _OBJECT_COLUMNS] > 0.5
-    far = torch.where(present, start_ms, torch.full_like(start_ms, 1e9))
-    nearest = nn.functional.one_hot(far.argmin(-1), K_OBJECTS).bool()
-    inside = far <= obs[..., 5:6] * 1000.0  # the 50 window (features.py: global 5, s)
-    return nearest & inside & after_press.unsqueeze(-1)
+    """(..., K_OBJECTS): the upcoming objects pressed for already, as the step's input
+    carries them (:func:`_taken`).  Their anchors are ruled out for the next press: a
+    second press aimed at the same object is a double tap, which people make on about 1%
+    of circles and the unmasked decoder made on 4%."""
+    return step[..., STEP_TAKEN:STEP_TAKEN + K_OBJECTS] > 0.5
+
+
+def _taken(slots: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """(K_OBJECTS,) 1 where the upcoming object in that slot (``slots``: object indices,
+    -1 for none; :meth:`_Observer.slots`) was pressed for (``done``, per object: a press
+    inside its 50 window nearer its start than any other's, :func:`agents.metrics.press_objects`,
+    the benchmark's reading).  Any press so far counts, not only the one just made: one
+    made late in a window for an object starting in the next (an early press) left that
+    object's anchor open at the next window's start, and 35 of the 88 double taps the
+    seed-2 decoder made on the validation replays' own paths were such pairs across a
+    window's end (human pairs: 12 of 118)."""
+    return np.where(slots >= 0, done[np.maximum(slots, 0)], False).astype(np.float64)
 
 
 def _masked_logits(logit: torch.Tensor, anchor: torch.Tensor, ahead: torch.Tensor) -> torch.Tensor:
@@ -400,12 +404,13 @@ def _context(obs: "_Observer", events: np.ndarray, path: tuple, a: float, histor
 
 
 def _step_input(obs_now: np.ndarray, prev: tuple, first: bool, tau: float, a: float, window_ms: float,
-                keys_now: tuple) -> np.ndarray:
+                keys_now: tuple, taken: np.ndarray) -> np.ndarray:
     """One GRU step's input at time ``tau`` of the window from ``a``: the observation, the
     previous event (key 0/1, or 2 at the window's start; its delay and hold), the time so
-    far, and the keys' state just after ``tau`` (``keys_now``: :func:`_keys_after`)."""
+    far, the keys' state just after ``tau`` (``keys_now``: :func:`_keys_after`) and which
+    upcoming objects were pressed for (``taken``: :func:`_taken`)."""
     return np.concatenate([obs_now, np.eye(3)[prev[0]], [0.0, 0.0] if first else _log_ms(prev[1:]),
-                           [(tau - a) / window_ms], _carry(tau, *keys_now, window_ms)])
+                           [(tau - a) / window_ms], _carry(tau, *keys_now, window_ms), taken])
 
 
 def _keys_after(events: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
@@ -452,14 +457,20 @@ class _Observer:
         self.table, self.path = ObjectTable.build([bm]), path
         self.entry = cursor_entry_ms(bm, path) if bm.n_objects else np.empty(0)
 
+    def slots(self, t_ms) -> np.ndarray:
+        """(n, K_OBJECTS) the objects observe() shows at each time, -1 past the last."""
+        t = np.atleast_1d(np.asarray(t_ms, np.float64))
+        idx = np.searchsorted(self.table.key, t, side="left")[:, None] + np.arange(K_OBJECTS)
+        return np.where(idx < len(self.entry), idx, -1)
+
     def __call__(self, t_ms) -> np.ndarray:
         t = np.atleast_1d(np.asarray(t_ms, np.float64))
         pt, px, py = self.path
         base = observe(self.table, np.zeros(len(t), np.int64), t, np.interp(t, pt, px), np.interp(t, pt, py), K_OBJECTS)
         n = len(self.entry)
-        idx = np.searchsorted(self.table.key, t, side="left")[:, None] + np.arange(K_OBJECTS)  # observe()'s objects
-        e = self.entry[np.minimum(idx, max(n - 1, 0))] if n else np.full(idx.shape, np.nan)
-        ahead = np.where((idx < n) & np.isfinite(e), np.clip((e - t[:, None]) / 1000.0, -10, 10), 0.0)
+        idx = self.slots(t)
+        e = self.entry[np.maximum(idx, 0)] if n else np.full(idx.shape, np.nan)
+        ahead = np.where((idx >= 0) & np.isfinite(e), np.clip((e - t[:, None]) / 1000.0, -10, 10), 0.0)
         return np.concatenate([base, ahead.astype(np.float32)], 1)
 
 
@@ -469,10 +480,12 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
     if not bm.n_objects or len(path[0]) < 2:
         return []
     obs = _Observer(bm, path)
+    j, aimed = metrics.press_objects(bm, events[:, 0]) if len(events) else (np.empty(0, int), np.empty(0, bool))
     out = []
     for a in _window_starts(bm, window_ms).tolist():
         b = a + window_ms
         inside = events[(events[:, 0] >= a) & (events[:, 0] < b)][:MAX_EVENTS] if len(events) else np.empty((0, 3))
+        before = int(np.searchsorted(events[:, 0], a, side="left")) if len(events) else 0
         after = events[events[:, 0] >= b] if len(events) else np.empty((0, 3))
         ctx = _context(obs, events, path, a, history, window_ms, bm)
         times = np.r_[a, inside[:, 0]]  # the time reached before each step
@@ -481,9 +494,13 @@ def window_examples(bm: Beatmap, path: tuple, events: np.ndarray, window_ms: flo
         prev_key = np.r_[2, inside[:, 1]].astype(int)
         prev_delay = np.r_[0.0, np.diff(times)]
         prev_hold = np.r_[0.0, inside[:, 2]]
-        o_now = obs(times)
-        steps = [_step_input(o_now[i], (prev_key[i], prev_delay[i], prev_hold[i]), i == 0, tau, a, window_ms,
-                             _keys_after(events, tau)) for i, tau in enumerate(times.tolist())]
+        o_now, slots = obs(times), obs.slots(times)
+        steps = []
+        for i, tau in enumerate(times.tolist()):  # step i has seen the presses before the window and i of its own
+            done = np.zeros(bm.n_objects, bool)
+            done[j[:before + i][aimed[:before + i]]] = True
+            steps.append(_step_input(o_now[i], (prev_key[i], prev_delay[i], prev_hold[i]), i == 0, tau, a, window_ms,
+                                     _keys_after(events, tau), _taken(slots[i], done)))
         carry_at = [_carry_at(events, tau, window_ms) for tau in inside[:, 0].tolist()]
         out.append({
             "spinner": bool(((bm.kind == SPINNER) & (bm.start_ms < b) & (bm.end_ms > a)).any()),
@@ -637,7 +654,13 @@ def load_decoder(checkpoint: str | Path) -> tuple[KeyDecoder, dict]:
         if ck.get("kind") != "keys":
             raise ValueError("not made by `train keys`")
         model = KeyDecoder(**ck["config"]["model"])
+        got = ck["model"]["gru.weight_ih_l0"].shape[1]
+        if got != model.gru.input_size:
+            raise AgentError(f"{path}: a keys checkpoint made before the decoder's step inputs changed ({got} inputs, "
+                             f"this version's take {model.gru.input_size}); train it again with `osu-imitation train keys`")
         model.load_state_dict(ck["model"])
+    except AgentError:
+        raise
     except FileNotFoundError:
         raise AgentError(f"{path}: no such checkpoint") from None
     except Exception as e:
@@ -659,6 +682,7 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
     events = np.empty((0, 3))
     if not bm.n_objects:
         return events
+    done = np.zeros(bm.n_objects, bool)  # pressed for (:func:`_taken`)
     for a in _window_starts(bm, window_ms).tolist():
         b = a + window_ms
         ctx = _context(obs, events, path, a, history, window_ms, bm)
@@ -667,7 +691,7 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
         c = torch.from_numpy(ctx.astype(np.float32)).unsqueeze(0)
         for i in range(MAX_EVENTS + 1):
             keys_now = _keys_after(events, tau)
-            step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, keys_now)
+            step = _step_input(o_tau, prev, i == 0, tau, a, window_ms, keys_now, _taken(obs.slots(tau)[0], done))
             step_t = torch.from_numpy(step.astype(np.float32)).view(1, 1, -1)
             out, h = model.run(c, step_t, h)
             due = spinner_press_by(bm, tau, keys_now[0])  # in this window: the press comes by then
@@ -695,6 +719,8 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             hold_params = model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at)
             hold = max(1.0, _mixture_sample(hold_params, gen, temperature, lo=spinner_hold_floor(bm, tau)))
             events = np.vstack([events, [tau, k, hold]])
+            (jo,), (hit,) = metrics.press_objects(bm, np.array([tau]))
+            done[jo] |= bool(hit)
             prev = (k, delay, hold)
     return events
 

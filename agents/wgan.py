@@ -100,6 +100,7 @@ class WGANArgs:
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
     key_weight: float = 1.0  # as BC's
     spinner_share: float = 0.25
+    spin_frame: bool = True  # moves on spinners as (outward, turning) about the centre (:func:`spinner_frame`)
     device: str | None = None
     resume: bool = False
     force: bool = False
@@ -151,11 +152,24 @@ def critic_inputs(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor) -> t
     return torch.cat([obs[:, 2:], keys[:, 2:], vel[:, 1:], acc, spin], -1)
 
 
+def spinner_frame(move: torch.Tensor, cur: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+    """The head's output (..., 2) as a move in playfield axes: on spinner steps (``spin``)
+    it is (outward, turning) about the centre at the cursor ``cur`` (obs units), elsewhere
+    (dx, dy) as it stands.  A steady spin is then a steady output; in playfield axes the
+    same spin is a move that turns with the cursor every step, which a network driven by
+    inputs that turn too must track exactly or drift (the earlier attempt's generator
+    drifted to the centre)."""
+    r = cur.norm(dim=-1, keepdim=True)
+    u = torch.where(r > 1e-3, cur / r.clamp(min=1e-3), torch.tensor([1.0, 0.0], device=cur.device))
+    turned = move[..., :1] * u + move[..., 1:] * torch.stack([-u[..., 1], u[..., 0]], -1)
+    return torch.where(spin.unsqueeze(-1), turned, move)
+
+
 class Generator(nn.Module):
-    def __init__(self, obs_size: int, hidden: int = 192, style: int = 16, noise: int = 4):
+    def __init__(self, obs_size: int, hidden: int = 192, style: int = 16, noise: int = 4, spin_frame: bool = False):
         super().__init__()
-        self.config = {"obs_size": obs_size, "hidden": hidden, "style": style, "noise": noise}
-        self.style, self.noise = style, noise
+        self.config = {"obs_size": obs_size, "hidden": hidden, "style": style, "noise": noise, "spin_frame": spin_frame}
+        self.style, self.noise, self.spin_frame = style, noise, spin_frame
         self.inp = nn.Sequential(nn.Linear(obs_size + 2 + MOTION + style + noise, hidden), nn.GELU())
         self.gru = nn.GRU(hidden, hidden, 2, batch_first=True)
         self.move = nn.Linear(hidden, 2)
@@ -171,6 +185,11 @@ class Generator(nn.Module):
         """One env step: input (B, F) -> (move (B, 2), key logits (B, 2), state)."""
         move, keys, h = self(x.unsqueeze(1), h)
         return move[:, 0], keys[:, 0], h
+
+    def playfield_move(self, move: torch.Tensor, cur: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        """The head's output as a move in playfield axes (:func:`spinner_frame` when the
+        generator was built with ``spin_frame``)."""
+        return spinner_frame(move, cur, spinning(obs)) if self.spin_frame else move
 
 
 def step_input(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor, before: torch.Tensor,
@@ -199,7 +218,7 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
         d = cur - human[:, t]
         o = obs[:, t] + d[:, :1] * mx[:, t] + d[:, 1:] * my[:, t]
         move, key_logits, h = gen.step(step_input(o, keys[:, t], cur, before, z, eps[:, t]), h)
-        before, cur = cur, cur + move * MOVE_TO_OBS
+        before, cur = cur, cur + gen.playfield_move(move, cur, o) * MOVE_TO_OBS
         path.append(cur)
         logits.append(key_logits)
     path = torch.stack(path, 1)
@@ -223,7 +242,7 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
     z = torch.randn(B, 1, gen.style, generator=gen_noise).to(obs.device).expand(B, L - 2, gen.style)
     eps = torch.randn(B, L - 2, gen.noise, generator=gen_noise).to(obs.device)
     move, logits, _ = gen(step_input(o[:, 1:-1], keys[:, 1:-1], cur[:, 1:-1], cur[:, :-2], z, eps))
-    path = torch.cat([human[:, :2], cur[:, 1:-1] + move * MOVE_TO_OBS], 1)
+    path = torch.cat([human[:, :2], cur[:, 1:-1] + gen.playfield_move(move, cur[:, 1:-1], o[:, 1:-1]) * MOVE_TO_OBS], 1)
     return path, cur[:, 1:-1], logits
 
 
@@ -316,7 +335,7 @@ def train_wgan(args: WGANArgs) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     D = ds.obs.shape[1]
-    gen = Generator(D, args.hidden, args.style, args.noise).to(device)
+    gen = Generator(D, args.hidden, args.style, args.noise, args.spin_frame).to(device)
     critic = Critic(D + 2 + CRITIC_MOTION, args.critic_hidden, args.critic).to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.5, 0.9))
     opt_c = torch.optim.Adam(critic.parameters(), lr=args.lr, betas=(0.5, 0.9))
@@ -440,7 +459,7 @@ class WGANAgent:
         x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
         with onednn_off():  # one step at a time (see onednn_off)
             move, key_logits, self.h = self.gen.step(x, self.h)
-        nxt = cur + move.cpu() * MOVE_TO_OBS
+        nxt = cur + self.gen.playfield_move(move.cpu(), cur, o) * MOVE_TO_OBS
         keys = self.median_keys.step(torch.sigmoid(key_logits[0]).tolist())
         self.keys = torch.tensor([keys], dtype=torch.float32)
         self.before, self.n = cur, self.n + 1

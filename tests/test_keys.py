@@ -13,6 +13,7 @@ from agents.cli import main
 from agents.runner import make_agent, play
 from osu_env import DEMO_MAP
 from osu_env.beatmap import load_beatmap
+from osu_env.errors import AgentError
 from osu_env.judge import judge
 from osu_env.replay import load_replay
 
@@ -77,7 +78,26 @@ def test_no_second_press_is_anchored_at_the_object_just_pressed_for():
     circles = bm.kind == 0
     assert per_object[circles].mean() > 0.9  # it presses for the circles ...
     assert per_object.max() == 1  # ... once each
+    # windows of 37 ms end between many an early press and its object's start: the next
+    # window's first step still knows the object was pressed for
+    ev = K.decode(m, bm, _path(bm), 37.0, seed=3)
+    per_object = presses_per_object(bm, ev[:, 0])
+    assert per_object[circles].mean() > 0.8 and per_object.max() == 1
 
+
+def test_training_steps_carry_the_objects_pressed_for_across_windows():
+    """Each teacher-forced step marks the upcoming objects already pressed for, by presses
+    of earlier windows too (as decoding does): a press 10 ms early for the second object,
+    and a window ending between it and the object's start."""
+    bm = load_beatmap(DEMO_MAP)
+    path, first, second = _path(bm), float(bm.start_ms[0]), float(bm.start_ms[1])
+    W = second - 5.0 - first  # windows from first - W: the third starts 5 ms before the second object
+    ex = K.window_examples(bm, path, np.array([[second - 10.0, 0, 30.0]]), W, 2)
+    slots = K._Observer(bm, path).slots([first, second - 10.0, second - 5.0])
+    taken = [e["steps"][:, K.STEP_TAKEN:K.STEP_TAKEN + K.K_OBJECTS] for e in ex[1:3]]
+    assert len(ex[1]["key"]) == 1 and not taken[0][0].any()  # the press is the second window's; none before it
+    assert taken[0][1].tolist() == (slots[1] == 1).tolist()  # after it, the second object is taken ...
+    assert taken[1][0].tolist() == (slots[2] == 1).tolist() and taken[1][0].sum() == 1  # ... and still, a window on
 
 def test_a_hold_crossing_a_window_is_carried_not_cut(anywhere):
     bm = load_beatmap(DEMO_MAP)
@@ -149,6 +169,11 @@ def test_training_moves_the_losses_checkpoints_and_resumes(demo_dataset, tmp_pat
         K.train_keys(K.KeysArgs(**args))
     more = K.train_keys(K.KeysArgs(**(args | {"steps": 45, "resume": True})))
     assert torch.load(out / "last.pt", weights_only=True)["step"] == 45 and np.isfinite(list(more.values())).all()
+    # a decoder of the earlier step layout (no objects pressed for) is told apart by name
+    ck["model"]["gru.weight_ih_l0"] = ck["model"]["gru.weight_ih_l0"][:, :-K.K_OBJECTS]
+    K.save_checkpoint(tmp_path / "old.pt", ck)
+    with pytest.raises(AgentError, match="old.pt: a keys checkpoint made before .*train it again"):
+        K.load_decoder(tmp_path / "old.pt")
 
 
 def test_decoded_keys_play_in_the_env_and_the_judge_reads_the_replay_back(demo_dataset, tmp_path):
@@ -216,7 +241,7 @@ def test_a_press_inside_an_objects_window_is_explained_by_its_anchors_alone():
     obs = K._Observer(bm, _path(bm))
     t0 = float(bm.start_ms[0]) - 300.0  # the first object is 300 ms ahead
     step = torch.from_numpy(K._step_input(obs(t0)[0], (2, 0.0, 0.0), True, t0, t0, 600.0,
-                                          K._keys_after(np.empty((0, 3)), t0)).astype(np.float32)).view(1, 1, -1)
+                                          K._keys_after(np.empty((0, 3)), t0), np.zeros(K.K_OBJECTS)).astype(np.float32)).view(1, 1, -1)
     w50 = float(bm.hit_window_50)
     d = torch.tensor([[300.0, 300.0 + w50 - 1.0, 300.0 - w50 - 20.0, 5.0]])
     m = _forced(300.0, 40.0)  # free components at 300 ms, anchors all but ruled out

@@ -13,7 +13,7 @@ import torch
 
 from agents import wgan as W
 from agents.cli import main
-from agents.dataset import Dataset, shift_cursor
+from agents.dataset import Dataset, shift_cursor, spinning
 from agents.runner import make_agent, play
 from osu_env import DEMO_MAP
 from osu_env.beatmap import load_beatmap
@@ -59,13 +59,16 @@ def test_gradient_penalty_matches_a_float64_reference_and_its_gradient_is_nonzer
             assert torch.allclose(g.double(), g64, atol=1e-5, rtol=1e-3)
 
 
-def _windows_and_generator(demo_dataset, n: int, length: int, seed: int):
-    """The demo dataset, ``n`` of its training windows (obs, previous actions) and a small
-    untrained generator (torch seed 0)."""
+def _windows_and_generator(demo_dataset, n: int, length: int, seed: int, spinner_share: float = 0.0):
+    """The demo dataset, ``n`` of its training windows (obs, previous actions; a share
+    placed over spinners) and a small untrained generator (torch seed 0) that moves in
+    the spinner frame."""
     ds = Dataset(demo_dataset / "ds")
-    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(ds.split("train"), n, length, np.random.default_rng(seed)))
+    eps = ds.split("train")
+    obs, _, prev = (torch.as_tensor(a) for a in ds.sample_windows(eps, n, length, np.random.default_rng(seed),
+                                                                  ds.spinning_steps(eps), spinner_share))
     torch.manual_seed(0)
-    return ds, obs, prev, W.Generator(obs.shape[-1], hidden=16)
+    return ds, obs, prev, W.Generator(obs.shape[-1], hidden=16, spin_frame=True)
 
 
 def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dataset):
@@ -85,7 +88,8 @@ def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dat
 def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_cursor(demo_dataset):
     """One GRU pass over a window is the recurrence the agent steps: each move starts from
     the human's cursor shifted by the noise, seen through that cursor's observation."""
-    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 2, 30, 2)
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 2, 30, 2, spinner_share=0.5)
+    assert spinning(obs).any() and not spinning(obs).all()  # both kinds of step
     keys = prev[..., 2:]
     with torch.no_grad():
         path, before, logits = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
@@ -101,8 +105,23 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
     for t in range(1, 29):
         with torch.no_grad():
             move, key_logits, h = gen.step(W.step_input(seen[:, t], keys[:, t], cur[:, t], cur[:, t - 1], z, eps[:, t - 1]), h)
-        assert torch.allclose(path[:, t + 1], cur[:, t] + move * W.MOVE_TO_OBS, atol=1e-5)
+        assert torch.allclose(path[:, t + 1], cur[:, t] + gen.playfield_move(move, cur[:, t], seen[:, t]) * W.MOVE_TO_OBS, atol=1e-5)
         assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
+
+
+def test_on_spinners_the_head_moves_outward_and_turning_about_the_centre():
+    """A steady output is a steady spin: (0, b) turns the cursor by the same angle each
+    step at any phase, and (a, 0) moves it straight out; off spinners it is (dx, dy)."""
+    move = torch.tensor([[0.0, 0.1], [0.1, 0.0], [0.0, 0.1]])
+    cur = torch.tensor([[0.4, 0.0], [0.0, -0.4], [0.0, 0.4]])
+    out = W.spinner_frame(move, cur, torch.tensor([True, True, False]))
+    assert torch.allclose(out, torch.tensor([[0.0, 0.1], [0.0, -0.1], [0.0, 0.1]]))
+    p, turns = torch.tensor([[0.3, 0.2]]), []
+    for _ in range(20):
+        nxt = p + W.spinner_frame(torch.tensor([[0.0, 0.05]]), p, torch.tensor([True]))
+        turns.append(W.spin_features(nxt, p, torch.tensor([True]))[0, 3])
+        p = nxt * (p.norm() / nxt.norm())  # hold the radius to see the turn alone
+    assert torch.allclose(torch.stack(turns), turns[0].expand(20), atol=1e-6) and turns[0] > 0.1
 
 
 def test_spinner_features_read_radius_angle_and_turn():
