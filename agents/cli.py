@@ -473,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--steps", type=_positive_int, help="optimizer steps (default 8000)")
     tk.add_argument("--batch", type=_positive_int, help="windows per step (default 64)")
     tk.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3)")
+    tk.add_argument("--lr-schedule", choices=["cosine", "constant"], help="learning rate over the run: falling to 0 along a half cosine (default), or constant")
     tk.add_argument("--hidden", type=_positive_int, help="GRU width (default 128)")
     tk.add_argument("--mixtures", type=_positive_int, help="free log-normal components of the delay and hold mixtures, beside the anchored ones (default 5)")
     tk.add_argument("--window-ms", type=_positive_float, help="window of map time decoded at once (default 600)")

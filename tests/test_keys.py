@@ -176,6 +176,12 @@ def test_training_moves_the_losses_checkpoints_and_resumes(demo_dataset, tmp_pat
         K.load_decoder(tmp_path / "old.pt")
 
 
+def test_the_learning_rate_falls_along_a_half_cosine_unless_held():
+    args = K.KeysArgs(data="d", out="o", steps=100, lr=1e-3)
+    assert [K.learning_rate(s, args) for s in (0, 50, 100)] == pytest.approx([1e-3, 5e-4, 0.0])
+    assert K.learning_rate(70, K.KeysArgs(data="d", out="o", lr_schedule="constant")) == 1e-3
+
+
 def test_decoded_keys_play_in_the_env_and_the_judge_reads_the_replay_back(demo_dataset, tmp_path):
     out = tmp_path / "keys"
     K.train_keys(K.KeysArgs(data=str(demo_dataset / "ds"), out=str(out), steps=40, batch=16, hidden=32, history=3,
