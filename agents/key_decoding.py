@@ -24,3 +24,11 @@ class MedianKeys:
             if self.survival[j] < 0.5:
                 self.down[j], self.survival[j] = not self.down[j], 1.0
         return list(self.down)
+
+    def hold_one(self, p_down: list[float]) -> list[bool]:
+        """The keys after :meth:`step`, with one held if none is: a spinner counts turns
+        only while a key is down.  The more probable key goes down (its switch restarts)."""
+        if not any(self.down):
+            j = int(p_down[1] > p_down[0])
+            self.down[j], self.survival[j] = True, 1.0
+        return list(self.down)

@@ -260,6 +260,9 @@ def test_median_key_decoding_switches_when_a_switch_is_more_likely_than_not():
     assert press == [[False, False], [True, False]]
     hold = [state.step([0.9, 0.1])[0] for _ in range(7)]
     assert hold == [True] * 6 + [False]  # 0.9^7 = 0.48 < 0.5: released on the seventh step
+    assert state.hold_one([0.2, 0.3]) == [False, True]  # none down: the more probable goes down
+    assert state.step([0.2, 0.9]) == [False, True]  # ...and its switch starts again from there (0.9 > 0.5)
+    assert state.hold_one([0.9, 0.1]) == [False, True]  # one already down: nothing changes
     with pytest.raises(ValueError, match="key_decoding"):
         BCAgent("unused.pt", key_decoding="greedy")
 

@@ -1,6 +1,7 @@
 """The WGAN-GP cursor generator: its penalty, its closed-loop rollout, training, resume and play."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -109,19 +110,18 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
         assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
 
 
-def test_on_spinners_the_head_moves_outward_and_turning_about_the_centre():
-    """A steady output is a steady spin: (0, b) turns the cursor by the same angle each
-    step at any phase, and (a, 0) moves it straight out; off spinners it is (dx, dy)."""
-    move = torch.tensor([[0.0, 0.1], [0.1, 0.0], [0.0, 0.1]])
+def test_on_spinners_the_head_moves_outward_and_turns_about_the_centre():
+    """A steady output is a steady spin: (0, theta) turns the cursor by theta at any phase
+    and radius, and (a, 0) moves it straight out; off spinners it is (dx, dy)."""
+    unit = W.MOVE_TO_OBS
+    move = torch.tensor([[0.0, math.pi / 2], [1.0, 0.0], [0.0, 0.1]])
     cur = torch.tensor([[0.4, 0.0], [0.0, -0.4], [0.0, 0.4]])
     out = W.spinner_frame(move, cur, torch.tensor([True, True, False]))
-    assert torch.allclose(out, torch.tensor([[0.0, 0.1], [0.0, -0.1], [0.0, 0.1]]))
-    p, turns = torch.tensor([[0.3, 0.2]]), []
-    for _ in range(20):
-        nxt = p + W.spinner_frame(torch.tensor([[0.0, 0.05]]), p, torch.tensor([True]))
-        turns.append(W.spin_features(nxt, p, torch.tensor([True]))[0, 3])
-        p = nxt * (p.norm() / nxt.norm())  # hold the radius to see the turn alone
-    assert torch.allclose(torch.stack(turns), turns[0].expand(20), atol=1e-6) and turns[0] > 0.1
+    assert torch.allclose(out, torch.tensor([[-0.4 / unit, 0.4 / unit], [0.0, -1.0], [0.0, 0.1]]), atol=1e-5)
+    for p in (torch.tensor([[0.3, 0.2]]), torch.tensor([[-0.05, 0.02]]), torch.tensor([[0.0, -0.7]])):
+        nxt = p + W.spinner_frame(torch.tensor([[0.0, 0.4]]), p, torch.tensor([True])) * unit
+        f = W.spin_features(nxt, p, torch.tensor([True]))[0]
+        assert torch.allclose(f[3], torch.tensor(0.4), atol=1e-5) and torch.allclose(f[0], p.norm(), atol=1e-5)
 
 
 def test_spinner_features_read_radius_angle_and_turn():
@@ -185,9 +185,13 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     bm = load_beatmap(DEMO_MAP)
     judged = judge(bm, replay)
     assert (judged.result >= 0).all() and sum(judged.counts) == bm.n_objects
-    p1 = play(make_agent("wgan", out), bm, seed=3).result
+    p1 = play(make_agent("wgan", out), bm, seed=3)
     p2 = play(make_agent("wgan", out), bm, seed=3).result
-    assert p1.to_dict() == p2.to_dict()  # same seed, same play
+    assert p1.result.to_dict() == p2.to_dict()  # same seed, same play
+    t, keys = np.array([f[0] for f in p1.frames]), np.array([f[3] for f in p1.frames])
+    spin = bm.kind == 2
+    during = (t > bm.start_ms[spin][0]) & (t < bm.end_ms[spin][0])
+    assert during.sum() > 100 and (keys[during] > 0).all()  # a spinner needs a key held: the untrained head's is
     with pytest.raises(AgentError, match="foreign.pt: not a wgan checkpoint"):
         torch.save({"config": {"model": {}}, "model": {}}, tmp_path / "foreign.pt")
         make_agent("wgan", tmp_path / "foreign.pt")
