@@ -434,7 +434,6 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                     help="flip map and cursor top-bottom half of the time, as HR does (default off: it cost 4 points on held-out maps)")
     tb.add_argument("--cursor-noise-px", type=_non_negative_float, help="shift the previous cursor by N(0, this) px (default 12)")
-    tb.add_argument("--cursor-noise-corr", type=_share, help="that shift's correlation from one step to the next (default 0)")
     tb.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.5)")
     tb.add_argument("--spinner-rotate", action=argparse.BooleanOptionalAction, default=None,
                     help="turn windows with a spinner under way by a random angle about its centre (default on)")
@@ -460,7 +459,6 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--gp-weight", type=_non_negative_float, help="gradient penalty lambda (default 10)")
     tw.add_argument("--pretrain-steps", type=_non_negative_int, help="first steps by teacher forcing, as BC trains (default 2000)")
     tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 12 px)")
-    tw.add_argument("--pretrain-noise-corr", type=_share, help="that shift's correlation from one step to the next (default 0)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

@@ -18,7 +18,6 @@ validation maps are never seen in training.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -93,28 +92,6 @@ def rotate_about_centre(obs, act, prev_act, theta, k: int):
     turn(act, [0], [1])
     turn(prev_act, [0], [1])
     return obs, act, prev_act
-
-
-def drifting_shift(shape: tuple[int, ...], noise_px: float, corr: float, generator, axis: int = -1):
-    """Cursor shifts in px for :func:`shift_cursor`, of ``shape``, the steps along ``axis``:
-    N(0, ``noise_px``) at every step, correlated ``corr`` from one step to the next (a
-    stationary AR(1) drift; 0: drawn afresh each step).
-
-    Why: with a shift drawn afresh each step, the last move a policy is shown (the
-    difference of two shifted cursors) carries ``noise_px * sqrt(2)`` px of noise, 17 px
-    at 12, more than a typical 60 Hz move.  It learns to ignore its own momentum and to
-    jump to where the human will be next, and played closed loop that turns its path a
-    little every step.  A closed-loop player's errors drift rather than jump, and so does
-    this shift: its change from step to step is ``noise_px * sqrt(2 (1 - corr))``."""
-    import torch
-
-    e = torch.randn(*shape, generator=generator) * noise_px
-    if corr <= 0:
-        return e
-    steps = [e.select(axis, 0)]
-    for t in range(1, e.shape[axis]):
-        steps.append(corr * steps[-1] + math.sqrt(1.0 - corr * corr) * e.select(axis, t))
-    return torch.stack(steps, axis)
 
 
 def shift_cursor(obs, prev_act, dx_px, dy_px, k: int):

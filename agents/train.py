@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from osu_env.errors import OsuInputError
 
-from .dataset import Dataset, drifting_shift, mirror_index, release_keys, rotate_about_centre, shift_cursor, spin_sense, spinning
+from .dataset import Dataset, mirror_index, release_keys, rotate_about_centre, shift_cursor, spin_sense, spinning
 from .lstm import LSTMPolicy, bc_losses, load_policy
 
 
@@ -39,7 +39,6 @@ class BCArgs:
     key_weight: float = 1.0  # weight of the key loss beside the cursor NLL
     mirror: bool = False  # augment: flip map and cursor top-bottom (as HR does) half of the time (hurt on held-out maps)
     cursor_noise_px: float = 12.0  # augment: shift the previous cursor by N(0, this) px per step
-    cursor_noise_corr: float = 0.0  # ... correlated this much from one step to the next (dataset.drifting_shift)
     spinner_share: float = 0.5  # share of windows placed over a spinner (they are ~2% of play)
     spinner_rotate: bool = True  # augment: turn windows with a spinner under way by a random angle about its centre
     spin_one_way: bool = False  # augment: mirror spinner windows spun the less common way, so all spin alike (measured: README)
@@ -149,7 +148,7 @@ def train_bc(args: BCArgs) -> dict:
             obs, act, prev = rotate_about_centre(obs, act, prev, theta, ds.k)
         if args.cursor_noise_px > 0:
             g = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**31)))
-            d = drifting_shift((2, *obs.shape[:2]), args.cursor_noise_px, args.cursor_noise_corr, g).to(device)
+            d = (torch.randn(2, *obs.shape[:2], generator=g) * args.cursor_noise_px).to(device)
             obs, prev = shift_cursor(obs, prev, d[0], d[1], ds.k)
         if args.release_keys > 0:
             prev = release_keys(prev, rng, args.release_keys)

@@ -62,7 +62,7 @@ from tqdm import tqdm
 from osu_env.errors import AgentError, OsuInputError, first_line
 from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
 
-from .dataset import Dataset, drifting_shift, offset_index, rotate_about_centre, spinning
+from .dataset import Dataset, offset_index, rotate_about_centre, spinning
 from .key_decoding import MedianKeys
 from .lstm import DISPLACEMENT_UNIT_PX, onednn_off
 from .train import load_checkpoint, pick_device, save_checkpoint
@@ -95,7 +95,6 @@ class WGANArgs:
     gp_weight: float = 10.0
     pretrain_steps: int = 2000  # teacher forcing first (:func:`teacher_forced`), lr ``lr``
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
-    pretrain_noise_corr: float = 0.0  # the shift's correlation from one step to the next (:func:`agents.dataset.drifting_shift`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -231,10 +230,9 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     return path, obs + d[..., :1] * mx + d[..., 1:] * my, torch.stack(logits, 1)
 
 
-def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator,
-                   noise_corr: float = 0.0):
+def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator):
     """A window predicted one step at a time from the human's cursors, each shifted by
-    N(0, ``noise_px``) px (:func:`agents.dataset.drifting_shift`), as BC is trained (:func:`agents.dataset.shift_cursor`): the
+    N(0, ``noise_px``) px, as BC is trained (:func:`agents.dataset.shift_cursor`): the
     generator learns to aim, and to steer back after its own errors, from every step at
     once (one GRU pass, not a step-by-step rollout).  Returns (path (B, L, 2): the human's
     first two cursors, then each step's predicted next cursor; the shifted cursors each
@@ -242,7 +240,7 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
     B, L, _ = obs.shape
     mx, my = shift_masks(obs)
     human = obs[..., :2]
-    d = drifting_shift((B, L, 2), noise_px, noise_corr, gen_noise, axis=1).to(obs.device) / 256.0
+    d = torch.randn(B, L, 2, generator=gen_noise).to(obs.device) * (noise_px / 256.0)
     cur = human + d
     o = obs + d[..., :1] * mx + d[..., 1:] * my
     z = torch.randn(B, 1, gen.style, generator=gen_noise).to(obs.device).expand(B, L - 2, gen.style)
@@ -383,7 +381,7 @@ def train_wgan(args: WGANArgs) -> dict:
                     losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
             obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
             if step < args.pretrain_steps:
-                path, before, key_logits = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise, args.pretrain_noise_corr)
+                path, before, key_logits = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise)
                 pos = positional_loss(path, obs[..., :2], spinning(obs), before)
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
@@ -443,9 +441,8 @@ class WGANAgent:
     name = KIND
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, step_noise: float = 1.0):
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None):
         self.gen, config = load_generator(checkpoint, device)
-        self.step_noise = step_noise
         self.window = int(config["args"]["window"])
         self.device = device
         self.seed = seed
@@ -466,7 +463,7 @@ class WGANAgent:
         before = cur if self.before is None else self.before
         if self.n % self.window == 0:
             self.z = torch.randn(1, self.gen.style, generator=self.noise)
-        eps = torch.randn(1, self.gen.noise, generator=self.noise) * self.step_noise
+        eps = torch.randn(1, self.gen.noise, generator=self.noise)
         x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
         with onednn_off():  # one step at a time (see onednn_off)
             move, key_logits, self.h = self.gen.step(x, self.h)

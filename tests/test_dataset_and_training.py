@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from agents.baselines import Autoplay, Flower, Humanized
-from agents.dataset import Dataset, build_from_folders, drifting_shift, replay_sequence
+from agents.dataset import Dataset, build_from_folders, replay_sequence
 from agents.lstm import BCAgent
 from agents.runner import make_agent, play
 from agents.train import BCArgs, train_bc
@@ -108,20 +108,6 @@ def test_hardrock_plays_are_flipped_back(library):
     (t_nm, y_nm), (t_hr, y_hr) = cursor_y(nm, rp_nm), cursor_y(hr, rp_hr)
     common = (t_nm >= t_hr[0]) & (t_nm <= t_hr[-1])
     np.testing.assert_allclose(np.interp(t_nm[common], t_hr, y_hr), y_nm[common], atol=1.0)
-
-
-def test_drifting_shift_is_the_plain_shift_at_corr_0_and_a_stationary_drift_above():
-    """At corr 0 the same draws as a plain N(0, px) shift (earlier checkpoints retrain bit
-    for bit); above, each step keeps the spread and changes by px * sqrt(2 (1 - corr))."""
-    g = torch.Generator().manual_seed(3)
-    plain = torch.randn(2, 8, 50, generator=g) * 12.0
-    assert torch.equal(drifting_shift((2, 8, 50), 12.0, 0.0, torch.Generator().manual_seed(3)), plain)
-    d = drifting_shift((300, 400, 2), 12.0, 0.9, torch.Generator().manual_seed(4), axis=1)
-    assert d.shape == (300, 400, 2)
-    assert d.std().item() == pytest.approx(12.0, rel=0.03)
-    assert d.diff(dim=1).std().item() == pytest.approx(12.0 * (2 * 0.1) ** 0.5, rel=0.03)
-    lag1 = (d[:, 1:] * d[:, :-1]).mean() / d.var()
-    assert lag1.item() == pytest.approx(0.9, abs=0.01)
 
 
 def test_training_writes_a_checkpoint_a_bc_agent_can_play(library, tmp_path):
