@@ -459,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--gp-weight", type=_non_negative_float, help="gradient penalty lambda (default 10)")
     tw.add_argument("--pretrain-steps", type=_non_negative_int, help="first steps by teacher forcing, as BC trains (default 2000)")
     tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 12 px)")
+    tw.add_argument("--pretrain-return", type=_share, help="share of that shift each step's target takes back (default 1)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

@@ -95,6 +95,7 @@ class WGANArgs:
     gp_weight: float = 10.0
     pretrain_steps: int = 2000  # teacher forcing first (:func:`teacher_forced`), lr ``lr``
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
+    pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -228,6 +229,24 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     path = torch.stack(path, 1)
     d = path - human
     return path, obs + d[..., :1] * mx + d[..., 1:] * my, torch.stack(logits, 1)
+
+
+def returning_target(human: torch.Tensor, before: torch.Tensor, spin: torch.Tensor, share: float) -> torch.Tensor:
+    """The path a teacher-forced step is fitted to: the human's next cursor plus the part
+    of the step's shift (``before`` - the human's cursor) that it does not take back.
+
+    Why: fitted to the human's own next cursor (``share`` 1), the generator learns to undo
+    any offset in one step, a controller of gain 1.  Played closed loop, it keeps
+    re-aiming at where the human would be, and its slow moves turn twice as much as the
+    humans' (median 20-29 degrees a frame below 4 px a frame, humans 10-17; seed 3).  A
+    hand returns to its path over several frames.  Spinner steps keep the human's target
+    (their loss compares radius and turning, not position)."""
+    if share >= 1.0:
+        return human
+    target = human.clone()
+    keep = (1.0 - share) * (before - human[:, 1:-1]) * (~spin[:, 2:, None])
+    target[:, 2:] = human[:, 2:] + keep
+    return target
 
 
 def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator):
@@ -382,7 +401,8 @@ def train_wgan(args: WGANArgs) -> dict:
             obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
             if step < args.pretrain_steps:
                 path, before, key_logits = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise)
-                pos = positional_loss(path, obs[..., :2], spinning(obs), before)
+                spin = spinning(obs)
+                pos = positional_loss(path, returning_target(obs[..., :2], before, spin, args.pretrain_return), spin, before)
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
                 pos = positional_loss(path, obs[..., :2], spinning(obs))

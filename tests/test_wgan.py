@@ -110,6 +110,21 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
         assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
 
 
+def test_the_returning_target_takes_back_its_share_of_the_shift_off_spinners():
+    g = torch.Generator().manual_seed(0)
+    human = torch.randn(3, 10, 2, generator=g)
+    before = human[:, 1:-1] + torch.randn(3, 8, 2, generator=g)  # the shifted cursors the moves start from
+    spin = torch.zeros(3, 10, dtype=torch.bool)
+    spin[0, 5:] = True
+    assert W.returning_target(human, before, spin, 1.0) is human
+    t = W.returning_target(human, before, spin, 0.25)
+    assert torch.equal(t[:, :2], human[:, :2])
+    off = ~spin[:, 2:]
+    expect = human[:, 2:] + 0.75 * (before - human[:, 1:-1])
+    assert torch.allclose(t[:, 2:][off], expect[off])
+    assert torch.equal(t[:, 2:][~off], human[:, 2:][~off])  # spinner steps: the human's own target
+
+
 def test_on_spinners_the_head_moves_outward_and_turns_about_the_centre():
     """A steady output is a steady spin: (0, theta) turns the cursor by theta at any phase
     and radius, and (a, 0) moves it straight out; off spinners it is (dx, dy)."""
