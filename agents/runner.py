@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from osu_env.beatmap import Beatmap
-from osu_env.env import OsuEnv, Play, action_to_frame
+from osu_env.env import OsuEnv, Play, action_to_frame, recorded_frames
 from osu_env.errors import AgentError
 
 from .baselines import SCRIPTED
@@ -55,7 +55,9 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
 
 def play(agent, beatmap: Beatmap, *, seed: int | None = None) -> Play:
     """Play ``beatmap`` to the end with ``agent``; the returned :class:`Play` holds the
-    judged result (``.result``), the counts and the frames (``.to_replay()``)."""
+    judged result (``.result``), the counts and the frames (``.to_replay()``).  A
+    closed-loop agent acts on the env's grid; under DT/HT its path is then recorded and
+    judged at osu!'s 60 Hz of real time (:func:`osu_env.env.recorded_frames`)."""
     times = agent.reset(beatmap, seed)
     if getattr(agent, "closed_loop", True):
         env = OsuEnv(beatmap)
@@ -63,7 +65,14 @@ def play(agent, beatmap: Beatmap, *, seed: int | None = None) -> Play:
         done = False
         while not done:
             obs, _, done, _, _ = env.step(agent.act(obs, env.play.t_ms))
-        return env.play
+        if times is not None or beatmap.clock_rate == 1.0:
+            return env.play
+        # under DT/HT the grid is not osu!'s 60 Hz of real time: judge the path as recorded
+        recorded = recorded_frames(env.play.frames, beatmap.clock_rate)
+        p = Play(beatmap, frame_times_ms=[f[0] for f in recorded])
+        for _, x, y, keys in recorded:
+            p.advance(x, y, keys)
+        return p
     p = Play(beatmap, frame_times_ms=times)
     while not p.done:
         p.advance(*action_to_frame(agent.act(None, p.t_ms)))

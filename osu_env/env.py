@@ -77,6 +77,29 @@ def step_times(beatmap: Beatmap, step_ms: float = DEFAULT_STEP_MS, phase_ms: flo
     return np.round(t0 + np.arange(n) * step_ms).astype(np.int64)
 
 
+def recorded_frames(frames: list[tuple[int, float, float, int]], clock_rate: float) -> list[tuple[int, float, float, int]]:
+    """``frames`` (map ms, x, y, keys) as osu! records them: one every 1000/60 ms of *real*
+    time (``clock_rate`` times that in map time) plus one at every key change.
+
+    Why: a closed-loop agent acts on the env's grid, 1000/60 ms of map time, the grid it
+    was trained on.  Under DT that is a frame every 11.1 real ms; every human replay has
+    its regular frames 16.6-17.8 real ms apart (119 of the 121 in ../shared/data), so a
+    replay written on the grid gives itself away.  The observation depends on time and
+    cursor only, so the agent's path is the same whatever frames record it; the cursor
+    between grid frames is interpolated.  At rate 1 the frames are returned as they are."""
+    if clock_rate == 1.0 or len(frames) < 2:
+        return list(frames)
+    t = np.array([f[0] for f in frames], np.float64)
+    x = np.array([f[1] for f in frames], np.float64)
+    y = np.array([f[2] for f in frames], np.float64)
+    keys = np.array([f[3] for f in frames], np.int64)
+    regular = np.round(t[0] + np.arange(int((t[-1] - t[0]) / (DEFAULT_STEP_MS * clock_rate)) + 1) * DEFAULT_STEP_MS * clock_rate)
+    changes = t[1:][keys[1:] != keys[:-1]]
+    at = np.unique(np.concatenate([regular, changes, t[-1:]]))
+    held = keys[np.searchsorted(t, at, side="right") - 1]  # the keys of the last grid frame at or before
+    return [(int(a), float(px), float(py), int(k)) for a, px, py, k in zip(at, np.interp(at, t, x), np.interp(at, t, y), held)]
+
+
 class Play:
     """One player on one map: the clock, the judge, the running score and the frames.
 

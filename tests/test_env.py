@@ -270,3 +270,40 @@ def test_unknown_agent_is_a_clear_error():
         make_agent("nope")
     with pytest.raises(AgentError, match="--checkpoint"):
         make_agent("bc")
+
+
+def test_recorded_frames_are_60_hz_real_time_plus_every_key_change():
+    from osu_env.env import recorded_frames
+
+    grid = [(int(round(i * 1000 / 60)), float(i), 2.0 * i, 1 if 10 <= i < 13 else 0) for i in range(120)]
+    assert recorded_frames(grid, 1.0) == grid
+    rec = recorded_frames(grid, 1.5)  # DT: 25 ms of map time per real 60 Hz frame
+    t = np.array([f[0] for f in rec])
+    assert np.all(np.diff(t) > 0) and t[0] == grid[0][0] and t[-1] == grid[-1][0]
+    regular = t[:-1][np.isin(t[:-1], [grid[10][0], grid[13][0]], invert=True)]  # not the press, release, last frame
+    assert set(np.diff(regular).tolist()) <= {24, 25, 26, 50}  # 50: where a key change fell on a regular frame
+    assert grid[10][0] in t and grid[13][0] in t  # the press and the release are frames of their own
+    for tt, x, _, keys in rec:
+        last = max(f for f in grid if f[0] <= tt)
+        assert keys == last[3]
+        assert x == pytest.approx(np.interp(tt, [f[0] for f in grid], [f[1] for f in grid]))
+
+
+def test_a_closed_loop_agent_under_dt_records_at_60_hz_real_and_its_replay_judges_the_same():
+    from agents import metrics
+
+    class Tapper:  # reads the observation, taps on a beat: the runner's closed-loop path
+        closed_loop = True
+
+        def reset(self, beatmap, seed=None):
+            return None
+
+        def act(self, obs, t_ms):
+            down = 1.0 if int(t_ms) % 200 < 60 else -1.0
+            return np.array([obs[0] * 0.5, obs[1] * 0.5, down, -1.0], np.float32)
+
+    bm = load_beatmap(DEMO_MAP, mods=rules.Mods.DoubleTime)
+    p = play(Tapper(), bm, seed=0)
+    t = np.array([f[0] for f in p.frames], np.float64)
+    assert metrics.recording_clock_ms(t, bm.clock_rate) == pytest.approx(1000 / 60, abs=0.3)
+    assert judge(bm, p.to_replay()).counts == p.result.counts
