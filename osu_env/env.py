@@ -78,13 +78,14 @@ def step_times(beatmap: Beatmap, step_ms: float = DEFAULT_STEP_MS, phase_ms: flo
 
 
 def recorded_frames(frames: list[tuple[int, float, float, int]], clock_rate: float) -> list[tuple[int, float, float, int]]:
-    """``frames`` (map ms, x, y, keys) as osu! records them: one every 1000/60 ms of *real*
-    time (``clock_rate`` times that in map time) plus one at every key change.
+    """``frames`` (map ms, x, y, keys) as osu! records them: one every
+    ``rules.STABLE_FRAME_MS`` of *real* time (``clock_rate`` times that in map time) plus
+    one at every key change.
 
     Why: a closed-loop agent acts on the env's grid, 1000/60 ms of map time, the grid it
-    was trained on.  Under DT that is a frame every 11.1 real ms; every human replay has
-    its regular frames 16.6-17.8 real ms apart (119 of the 121 in ../shared/data), so a
-    replay written on the grid gives itself away.  The observation depends on time and
+    was trained on.  Under DT that is a frame every 11.1 real ms; 119 of the 121 human
+    replays in ../shared/data have their regular frames 16.6-17.8 real ms apart (the other
+    two 24.5 and 32.4), so a replay written on the grid gives itself away.  The observation depends on time and
     cursor only, so the agent's path is the same whatever frames record it; the cursor
     between grid frames is interpolated.  At rate 1 the frames are returned as they are."""
     if clock_rate == 1.0 or len(frames) < 2:
@@ -93,7 +94,8 @@ def recorded_frames(frames: list[tuple[int, float, float, int]], clock_rate: flo
     x = np.array([f[1] for f in frames], np.float64)
     y = np.array([f[2] for f in frames], np.float64)
     keys = np.array([f[3] for f in frames], np.int64)
-    regular = np.round(t[0] + np.arange(int((t[-1] - t[0]) / (DEFAULT_STEP_MS * clock_rate)) + 1) * DEFAULT_STEP_MS * clock_rate)
+    frame = rules.STABLE_FRAME_MS * clock_rate  # osu!'s recording clock in map ms, not the env's step
+    regular = np.round(t[0] + np.arange(int((t[-1] - t[0]) / frame) + 1) * frame)
     changes = t[1:][keys[1:] != keys[:-1]]
     at = np.unique(np.concatenate([regular, changes, t[-1:]]))
     held = keys[np.searchsorted(t, at, side="right") - 1]  # the keys of the last grid frame at or before
