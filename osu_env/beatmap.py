@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -172,7 +173,11 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
     """Polyline (N, 2) and cumulative distance (N,) of a slider path of exactly ``length_px``.
 
     Like osu!, the computed curve is cut at the mapped length, or its last segment is
-    extended in a straight line when the curve is shorter.
+    extended in a straight line when the curve is shorter; a length of 0 (or none) keeps
+    the curve's own.  A perfect curve through three collinear points is the straight path
+    through them ("osu-stable special-cased colinear perfect curves to a linear path",
+    lazer ConvertHitObjectParser), not a Bezier, which would not reach a middle point
+    that lies beyond the end.
     """
     points = np.asarray(points, dtype=np.float64)
     if kind == "L":
@@ -182,7 +187,7 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
     elif kind == "P" and len(points) == 3:
         poly = _perfect(points)
         if poly is None:
-            poly = _multi_bezier(points)
+            poly = points
     else:
         poly = _multi_bezier(points)
     keep = np.concatenate([[True], np.any(np.diff(poly, axis=0) != 0, axis=1)])
@@ -191,8 +196,8 @@ def slider_path(kind: str, points: np.ndarray, length_px: float) -> tuple[np.nda
         return poly.copy(), np.zeros(1)
     seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
     dist = np.concatenate([[0.0], np.cumsum(seg)])
-    if length_px <= 0:
-        return poly[:1].copy(), np.zeros(1)
+    if length_px <= 0:  # no length given: the curve's own (lazer ConvertHitObjectParser: length 0 -> null)
+        return poly, dist
     if dist[-1] >= length_px:
         cut = int(np.searchsorted(dist, length_px, side="left"))
         frac = (length_px - dist[cut - 1]) / (dist[cut] - dist[cut - 1])
@@ -401,6 +406,90 @@ class Beatmap:
         return load_beatmap(self.path, mods=mods)
 
 
+def _trunc(field: str) -> str:
+    """A number as osu! keeps it where it reads an integer: truncated toward zero (lazer
+    ConvertHitObjectParser ``(int)Parsing.ParseDouble``; osu!stream's ``(int)decimal.Parse``)."""
+    try:
+        return str(int(float(field)))
+    except ValueError:
+        return field  # slider names the bad field
+
+
+def _timing_time(line: str) -> float:
+    try:
+        return float(line.split(",", 1)[0])
+    except ValueError:
+        return math.inf
+
+
+def _hit_object_line(line: str) -> str:
+    """One [HitObjects] line in the form ``slider`` parses, read as osu!'s decoder reads it:
+    decimal times and control points truncated, an unknown curve letter a Catmull curve,
+    a perfect curve through three collinear points a straight one, and a slider length
+    that is missing, zero or negative the curve's own (0 here: see :func:`slider_path`)."""
+    f = line.split(",")
+    if len(f) < 4:
+        return line
+    f[2] = _trunc(f[2])
+    try:
+        kind = int(float(f[3]))
+    except ValueError:
+        return line
+    if kind & 2 and len(f) >= 7:
+        letter, *points = f[5].split("|")
+        points = [":".join(_trunc(c) for c in p.split(":")) for p in points]
+        if letter not in ("B", "L", "C", "P"):
+            letter = "C"  # lazer convertPathType: default -> CATMULL
+        if letter == "P" and len(points) == 2:
+            try:
+                (x0, y0), (x1, y1), (x2, y2) = [(int(float(f[0])), int(float(f[1])))] + [
+                    tuple(int(c) for c in p.split(":")) for p in points]
+                if (y1 - y0) * (x2 - x0) - (x1 - x0) * (y2 - y0) == 0:
+                    letter = "L"
+            except ValueError:
+                pass
+        f[5] = "|".join([letter, *points])
+        if len(f) == 7:
+            f.append("0")
+        else:
+            try:
+                f[7] = "0" if not float(f[7]) > 0 else f[7]
+            except ValueError:
+                pass
+    elif kind & 8 and len(f) >= 6:
+        f[5] = _trunc(f[5])
+    return ",".join(f)
+
+
+def decoder_text(text: str) -> str:
+    """``text`` with its timing points and hit objects as osu!'s decoders read them, in
+    the forms ``slider`` accepts.
+
+    Timing points are looked up in time order, whatever the order of their lines
+    (danser-go Timings.FinalizePoints sorts them, stably; lazer's ControlPointInfo keeps
+    sorted lists), so their lines are sorted by time here, equal times in file order.
+    Hit object lines: see :func:`_hit_object_line`.  Sections, comments and every other
+    line are left as they are.
+    """
+    out: list[str] = []
+    timing: list[str] = []
+    section = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            out.extend(sorted(timing, key=_timing_time))
+            timing = []
+            section = stripped[1:-1]
+        elif section == "TimingPoints" and stripped and not stripped.startswith("//"):
+            timing.append(line)
+            continue
+        elif section == "HitObjects" and stripped and not stripped.startswith("//"):
+            line = _hit_object_line(stripped)
+        out.append(line)
+    out.extend(sorted(timing, key=_timing_time))
+    return "\n".join(out) + "\n"
+
+
 def _parse(path: Path, raw: bytes) -> slider.Beatmap:
     try:
         text = raw.decode("utf-8-sig")
@@ -414,7 +503,7 @@ def _parse(path: Path, raw: bytes) -> slider.Beatmap:
         raise BeatmapError(f"{path}: {kind}: {problem}")
     try:
         with np.errstate(all="ignore"):  # slider's own numpy warnings: errors are raised, not printed
-            return slider.Beatmap.parse(text)
+            return slider.Beatmap.parse(decoder_text(text))
     except Exception as e:  # slider raises bare ValueError/KeyError with the bad line
         raise BeatmapError(f"{path}: malformed beatmap ({e})") from None
 
@@ -496,8 +585,8 @@ def _check_hit_object(f: list[str]) -> str | None:
         if slides != int(slides) or not 1 <= slides <= rules.MAX_SLIDER_REPEATS:
             return f"slides {f[6]!r}: a slider runs 1 to {rules.MAX_SLIDER_REPEATS:,} times"
         bad = _bad_number(f[7], rules.MAX_COORDINATE_VALUE)
-        if bad or float(f[7]) < 0:
-            return f"length {f[7]!r} {bad or 'is negative'}"
+        if bad:
+            return f"length {f[7]!r} {bad}"
     elif kind & 8 and len(f) >= 6:
         bad = _bad_number(f[5], rules.MAX_PARSE_VALUE)
         if bad:
@@ -519,10 +608,41 @@ def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
     if mode != 0:
         names = {1: "osu!taiko", 2: "osu!catch", 3: "osu!mania"}
         raise BeatmapError(f"{path}: beatmap is for {names.get(mode, f'mode {mode}')}, not osu!standard")
-    objects = list(bm._hit_objects)
+    # In time order, equal times in file order: "Objects may be out of order *only* if a user
+    # has manually edited an .osu file. Unfortunately there are ranked maps in this state"
+    # (lazer LegacyBeatmapDecoder, a stable OrderBy; danser-go sort.SliceStable).
+    objects = sorted(bm._hit_objects, key=lambda ob: ob.time)
     if not objects:
         raise BeatmapError(f"{path}: beatmap has no hit objects")
     return _build(bm, objects, str(path), md5, int(mods))
+
+
+def _timing_table(points: list) -> list[tuple[float, float, float]]:
+    """(file time ms, beat length ms, slider-velocity multiplier) of each timing point, in
+    time order (see :func:`decoder_text`); empty without a positive beat length.  An inherited point takes the beat length of the
+    last uninherited one before it, or of the first one when it comes before them all (as
+    lazer's TimingPointAt does); its velocity is 100 / -beat length, clamped to 0.1..10
+    (stable's float32 clamp of -beat length to 10..1000, danser-go TimingPoint.GetRatio)."""
+    uninherited = [tp for tp in points if tp.parent is None and tp.ms_per_beat > 0]
+    if not uninherited:
+        return []
+    table, beat = [], float(uninherited[0].ms_per_beat)
+    for tp in points:
+        if tp.parent is None and tp.ms_per_beat > 0:
+            beat, sv = float(tp.ms_per_beat), 1.0
+        else:
+            sv = float(np.clip(-100.0 / tp.ms_per_beat, 0.1, 10.0)) if tp.ms_per_beat < 0 else 1.0
+        table.append((tp.offset.total_seconds() * 1000.0, beat, sv))
+    return table
+
+
+def _beat_at(timing: list, time, slider_multiplier: float) -> tuple[float, float]:
+    """(osu!px per beat, ms per beat) for a slider starting at file time ``time``: the last
+    timing point at or before it (the first when it comes before them all)."""
+    t = time.total_seconds() * 1000.0
+    k = max(0, bisect_right([row[0] for row in timing], t) - 1)
+    _, beat, sv = timing[k]
+    return BASE_SCORING_DISTANCE * slider_multiplier * sv, beat
 
 
 def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) -> Beatmap:
@@ -544,6 +664,7 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
     slider_multiplier = min(max(float(bm.slider_multiplier), rules.SLIDER_MULTIPLIER_RANGE[0]), rules.SLIDER_MULTIPLIER_RANGE[1])
     tick_rate = min(max(float(bm.slider_tick_rate), rules.SLIDER_TICK_RATE_RANGE[0]), rules.SLIDER_TICK_RATE_RANGE[1])
     n_events = n_points = 0
+    timing = _timing_table(bm.timing_points)
 
     n = len(objects)
     kind = np.empty(n, np.int8)
@@ -563,16 +684,16 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
             kind[i] = SLIDER
             slider_index[i] = len(paths)
             pts = np.array([(p.x, p.y) for p in ob.curve.points], dtype=np.float64)
-            poly, dist = slider_path(_curve_kind(ob.curve), pts, float(ob.length))
+            poly, dist = slider_path(_curve_kind(ob.curve), pts, max(float(ob.length), 0.0))
             n_points += len(poly)
             if n_points > rules.MAX_PATH_POINTS:
                 raise PathTooLong(f"its slider paths flatten to more than {rules.MAX_PATH_POINTS:,} points")
             paths.append((poly, dist))
             repeat = max(int(ob.repeat), 1)
-            # slider stores beats and the parent beat length; velocity follows from them.
-            px_per_beat = float(ob.length) * repeat / float(ob.num_beats) if ob.num_beats else 0.0
-            beat_ms = float(ob.ms_per_beat)
-            velocity = px_per_beat / beat_ms if beat_ms > 0 else 0.0  # osu!px per ms
+            if not timing:
+                raise BeatmapError(f"{path}: malformed beatmap: sliders but no timing point with a positive beat length")
+            px_per_beat, beat_ms = _beat_at(timing, ob.time, slider_multiplier)
+            velocity = px_per_beat / beat_ms  # osu!px per ms
             span = float32_path_length(poly) / velocity if velocity > 0 else 0.0
             lengths.append(float(dist[-1]))
             spans.append(repeat)
@@ -587,7 +708,8 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
             events.append(_slider_events(start[i], span, repeat, float(dist[-1]), velocity, tick_distance))
         elif isinstance(ob, slider.beatmap.Spinner):
             kind[i] = SPINNER
-            end[i] = round(ob.end_time.total_seconds() * 1000.0 + offset)
+            # a spinner that ends before it starts lasts 0 ms (lazer: Math.Max(0, end - start))
+            end[i] = max(start[i], round(ob.end_time.total_seconds() * 1000.0 + offset))
             pos[i] = rules.SPINNER_CENTRE
         else:
             kind[i] = CIRCLE

@@ -84,6 +84,21 @@ LAZER_FIRST_VERSION = 30000000
 #   (tick distance x 1 / velocity, lazer's legacy TickDistanceMultiplier);
 # - any version: a missing ApproachRate takes the OverallDifficulty (slider does this as
 #   lazer does).
+# How the decoders read any version's lines (beatmap.decoder_text and _build_tables, tests in
+# tests/test_decoder_rules.py; none of it occurs in ../shared/data):
+# - hit objects in time order, equal times in file order (LegacyBeatmapDecoder OrderBy:
+#   "there are ranked maps in this state"); timing points likewise (danser-go
+#   Timings.FinalizePoints), an inherited point before every uninherited one taking the
+#   first one's beat length (lazer TimingPointAt);
+# - positions, control points and times truncated to integers (ConvertHitObjectParser
+#   "(int)Parsing.ParseDouble"; osu!stream's "(int)decimal.Parse" for times);
+# - a slider length that is missing, zero or negative: the curve's own length
+#   (ConvertHitObjectParser "length == 0 -> null"); an unknown curve letter: Catmull
+#   (convertPathType's default); a perfect curve through three collinear points: the
+#   straight path through them ("osu-stable special-cased colinear perfect curves");
+# - a spinner ending before it starts lasts 0 ms (Math.Max(0, end - start));
+# - slider velocity from the clamped SliderMultiplier (SLIDER_MULTIPLIER_RANGE) and the
+#   inherited point's 100 / -beat length clamped to 0.1..10 (danser-go GetRatio).
 
 # ---------------------------------------------------------------- bounds on hostile input
 # Limits on the work one file can make us do, far above any real file (the largest in
