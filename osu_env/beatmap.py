@@ -411,7 +411,7 @@ def _trunc(field: str) -> str:
     ConvertHitObjectParser ``(int)Parsing.ParseDouble``; osu!stream's ``(int)decimal.Parse``)."""
     try:
         return str(int(float(field)))
-    except ValueError:
+    except (ValueError, OverflowError):
         return field  # slider names the bad field
 
 

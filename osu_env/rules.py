@@ -49,7 +49,13 @@ STACK_DISTANCE_PX = 3  # R/Beatmaps/OsuBeatmapProcessor.cs
 # early press on the window edge (-w) still counts and a late one (w - 1) stays inside.
 # Measured, not from a source: the two such presses at a window edge in ../shared/data
 # (reimei -20 ms -> 300, 1hope_whitecat +19 ms -> 300, both OD 10) fit any offset in
-# (0, 1) and no other; lazer stores exact frame times and is left alone.
+# (0, 1) and no other; lazer stores exact frame times and is left alone.  Read again against
+# the public record (2026-12-03): stable's source is not public; the osu! wiki
+# (Gameplay/Judgement/osu!, from it) says a live hit error is taken from the audio clock and
+# rounded, so a key change within a millisecond can be judged on a fractional time the .osr,
+# storing whole ms, does not keep.  That allows the rule but does not fix the offset, and
+# applying it to every key-change frame, not only repeated times, breaks 32 of 118 replays
+# here, so it stays measured and limited to repeated times.
 SAME_MS_PRESS_OFFSET_MS = 0.5
 FOLLOW_RADIUS_FACTOR = 2.4  # R/Objects/Drawables/DrawableSliderBall.cs FOLLOW_AREA
 SLIDER_TAIL_LENIENCY_MS = 36  # R/Objects/Slider.cs TAIL_LENIENCY (legacy last tick)
