@@ -819,32 +819,47 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
     )
 
 
+def _span_ticks(length: float, velocity: float, tick_distance: float, reverse: bool) -> list[float]:
+    """Where one span's ticks are, as distances from the point the span starts at.
+
+    Stable walks the track once, carrying the distance since the last tick across span
+    ends (danser-go objects/slider.go SetTiming, its port of stable's scoring points): a
+    tick within 10 ms of a span's end is dropped, and then "there was no 'last' scoring
+    point at the end", so the carry starts again from zero.  A forward span's ticks are
+    ``tick_distance`` apart from the head; a reversed span's mirror them (lazer's nested
+    ticks, the same) unless the forward span dropped one, when they are counted from the
+    tail instead.  The walk repeats every two spans, so one forward span decides it."""
+    if not (tick_distance > 0 and length > 0):
+        return []
+    min_from_end = velocity * 10
+    forward, d = [], tick_distance
+    while d <= length and d < length - min_from_end:
+        forward.append(d)
+        d += tick_distance
+    if not reverse:
+        return forward
+    dropped = d <= length  # the walk reached a tick within 10 ms of the end
+    return forward if dropped else [length - x for x in reversed(forward)]
+
+
 def _slider_events(start: float, span_ms: float, spans: int, length: float, velocity: float, tick_distance: float):
     """Ticks, repeats and the legacy last tick of one slider, in time order.
 
     Follows osu.Game/Rulesets/Objects/SliderEventGenerator.cs: ticks every
-    ``tick_distance`` along the path but none within 10 ms of a span end, mirrored on
-    reversed spans; a repeat at every span end but the last; then the legacy last tick at
+    ``tick_distance`` along the path but none within 10 ms of a span end (on reversed
+    spans see :func:`_span_ticks`); a repeat at every span end but the last; then the legacy last tick at
     ``max(start + duration/2, end - 36)`` which stable scores in place of the tail.
     Times are truncated to integer ms as stable's judge sees them.  Returns
     (times, kinds, path distances).
     """
     times, kinds, ds = [], [], []
-    tick_ds: list[float] = []
-    if tick_distance > 0 and length > 0:
-        min_from_end = velocity * 10
-        d = tick_distance
-        while d <= length and d < length - min_from_end:
-            tick_ds.append(d)
-            d += tick_distance
     for span in range(spans):
         span_start = start + span * span_ms
         reverse = span % 2 == 1
-        for d in reversed(tick_ds) if reverse else tick_ds:
-            progress = 1 - d / length if reverse else d / length
-            times.append(int(span_start + progress * span_ms))
+        for x in _span_ticks(length, velocity, tick_distance, reverse):  # x: along the span, from where it starts
+            times.append(int(span_start + x / length * span_ms))
             kinds.append(EVENT_TICK)
-            ds.append(d)
+            ds.append(length - x if reverse else x)
         if span < spans - 1:
             times.append(int(span_start + span_ms))
             kinds.append(EVENT_REPEAT)

@@ -104,7 +104,14 @@ LAZER_FIRST_VERSION = 30000000
 #   straight path through them ("osu-stable special-cased colinear perfect curves");
 # - a spinner ending before it starts lasts 0 ms (Math.Max(0, end - start));
 # - slider velocity from the clamped SliderMultiplier (SLIDER_MULTIPLIER_RANGE) and the
-#   inherited point's 100 / -beat length clamped to 0.1..10 (danser-go GetRatio).
+#   inherited point's 100 / -beat length clamped to 0.1..10 (danser-go GetRatio);
+# - ticks on a reversed span: the mirror of the forward span's, unless the forward span
+#   dropped a tick within 10 ms of its end, when they are counted from the tail
+#   (beatmap._span_ticks, danser-go's port of stable's scoring-point walk).  lazer always
+#   mirrors ("positioned identically to those in non-repeat spans"); the two differ only
+#   when a slider is a little longer than a whole number of tick spacings, which no slider
+#   in ../shared/data is (its tick times are the same either way), so the judge-oriented
+#   port is followed.
 
 # ---------------------------------------------------------------- bounds on hostile input
 # Limits on the work one file can make us do, far above any real file (the largest in

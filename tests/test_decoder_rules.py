@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents.baselines import autoplay_replay
-from osu_env.beatmap import load_beatmap
+from osu_env.beatmap import EVENT_TICK, load_beatmap
 
 from conftest import judge_both
 
@@ -91,3 +91,19 @@ def test_an_unknown_curve_letter_is_a_catmull_curve(make_map):
 def test_a_spinner_that_ends_before_it_starts_lasts_no_time(make_map):
     bm = load_beatmap(make_map(["100,100,500,1,0,0:0:0:0:", "256,192,2000,12,0,1500"]))
     assert bm.end_ms[1] == bm.start_ms[1] == 2000
+
+
+def test_a_reversed_span_after_a_dropped_tick_counts_its_ticks_from_the_tail(make_map):
+    """282 px at 140 px a tick: the tick at 280 px is within 10 ms of the end and dropped,
+    so stable's walk starts the reversed span from zero: its tick is 140 px from the tail
+    (142 px from the head), not the mirror of the first (danser-go slider.go, "no need to
+    mirror a non-existing point")."""
+    bm = load_beatmap(make_map(["100,100,1000,2,0,L|382:100,2,282"]))
+    sl = bm.slider_events_of(0)
+    kinds, times, xs = bm.ev_kind[sl], bm.ev_time[sl], bm.ev_x[sl]
+    ticks = np.flatnonzero(kinds == EVENT_TICK)
+    span = bm.span_ms[0]
+    assert len(ticks) == 2
+    assert xs[ticks[0]] == pytest.approx(240) and times[ticks[0]] == int(1000 + 140 / 282 * span)
+    assert xs[ticks[1]] == pytest.approx(242) and times[ticks[1]] == int(1000 + span + 140 / 282 * span)
+    assert judge_both(bm, autoplay_replay(bm)).counts == (1, 0, 0, 0)
