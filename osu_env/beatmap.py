@@ -406,6 +406,16 @@ class Beatmap:
         return load_beatmap(self.path, mods=mods)
 
 
+# What lazer's decoder assumes for a value a .osu leaves out (BeatmapInfo.StackLeniency 0.7;
+# IBeatmapDifficultyInfo DEFAULT_DIFFICULTY 5, SliderMultiplier 1, SliderTickRate 1; a missing
+# ApproachRate takes the OverallDifficulty, which slider does itself).
+DECODER_DEFAULTS = {
+    "General": {"StackLeniency": "0.7"},
+    "Difficulty": {"HPDrainRate": "5", "CircleSize": "5", "OverallDifficulty": "5", "SliderMultiplier": "1",
+                   "SliderTickRate": "1"},
+}
+
+
 def _trunc(field: str) -> str:
     """A number as osu! keeps it where it reads an integer: truncated toward zero (lazer
     ConvertHitObjectParser ``(int)Parsing.ParseDouble``; osu!stream's ``(int)decimal.Parse``)."""
@@ -468,25 +478,38 @@ def decoder_text(text: str) -> str:
     Timing points are looked up in time order, whatever the order of their lines
     (danser-go Timings.FinalizePoints sorts them, stably; lazer's ControlPointInfo keeps
     sorted lists), so their lines are sorted by time here, equal times in file order.
-    Hit object lines: see :func:`_hit_object_line`.  Sections, comments and every other
-    line are left as they are.
+    Hit object lines: see :func:`_hit_object_line`.  A [General] or [Difficulty] value
+    the file leaves out takes lazer's default (:data:`DECODER_DEFAULTS`; slider's own
+    would be 0 for StackLeniency and 1.4 for SliderMultiplier, or a refusal).  Sections,
+    comments and every other line are left as they are.
     """
     out: list[str] = []
     timing: list[str] = []
     section = ""
+    header_at: dict[str, int] = {}
+    seen: dict[str, set] = {name: set() for name in DECODER_DEFAULTS}
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("[") and stripped.endswith("]"):
             out.extend(sorted(timing, key=_timing_time))
             timing = []
             section = stripped[1:-1]
+            header_at.setdefault(section, len(out))
         elif section == "TimingPoints" and stripped and not stripped.startswith("//"):
             timing.append(line)
             continue
         elif section == "HitObjects" and stripped and not stripped.startswith("//"):
             line = _hit_object_line(stripped)
+        elif section in seen and ":" in stripped:
+            seen[section].add(stripped.partition(":")[0].strip())
         out.append(line)
     out.extend(sorted(timing, key=_timing_time))
+    for name in sorted(DECODER_DEFAULTS, key=lambda k: -header_at.get(k, -1)):  # later sections first
+        missing = [f"{key}: {value}" for key, value in DECODER_DEFAULTS[name].items() if key not in seen[name]]
+        if missing and name in header_at:
+            out[header_at[name] + 1:header_at[name] + 1] = missing
+        elif missing:
+            out.extend([f"[{name}]", *missing])
     return "\n".join(out) + "\n"
 
 

@@ -103,6 +103,9 @@ LAZER_FIRST_VERSION = 30000000
 #   (convertPathType's default); a perfect curve through three collinear points: the
 #   straight path through them ("osu-stable special-cased colinear perfect curves");
 # - a spinner ending before it starts lasts 0 ms (Math.Max(0, end - start));
+# - values a map leaves out take lazer's defaults (beatmap.DECODER_DEFAULTS): StackLeniency
+#   0.7, HP/CS/OD 5, SliderMultiplier 1, SliderTickRate 1 (slider alone would stack nothing,
+#   refuse the map, or read 1.4);
 # - slider velocity from the clamped SliderMultiplier (SLIDER_MULTIPLIER_RANGE) and the
 #   inherited point's 100 / -beat length clamped to 0.1..10 (danser-go GetRatio);
 # - ticks on a reversed span: the mirror of the forward span's, unless the forward span

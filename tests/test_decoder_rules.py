@@ -107,3 +107,19 @@ def test_a_reversed_span_after_a_dropped_tick_counts_its_ticks_from_the_tail(mak
     assert xs[ticks[0]] == pytest.approx(240) and times[ticks[0]] == int(1000 + 140 / 282 * span)
     assert xs[ticks[1]] == pytest.approx(242) and times[ticks[1]] == int(1000 + span + 140 / 282 * span)
     assert judge_both(bm, autoplay_replay(bm)).counts == (1, 0, 0, 0)
+
+
+def test_values_a_map_leaves_out_take_lazers_defaults(make_map):
+    """StackLeniency 0.7 (slider alone would read 0 and stack nothing), CS/HP/OD 5 (slider
+    would refuse the map), SliderMultiplier 1 (slider would read 1.4)."""
+    objects = ["100,100,1000,1,0,0:0:0:0:", "100,100,1100,1,0,0:0:0:0:", "200,200,2000,2,0,L|340:200,1,100"]
+    path = make_map(objects, stack_leniency=0.7)
+    explicit = load_beatmap(path)
+    text = path.read_text()
+    for line in ("StackLeniency: 0.7", "CircleSize:4", "HPDrainRate:5", "OverallDifficulty:5", "SliderMultiplier:1.4"):
+        text = text.replace(line + "\n", "")
+    path.write_text(text, newline="")
+    bm = load_beatmap(path)
+    assert list(bm.stack_height) == list(explicit.stack_height) == [1, 0, 0]
+    assert (bm.cs, bm.hp, bm.od, bm.ar) == (5, 5, 5, 9)
+    assert bm.end_ms[2] - bm.start_ms[2] == pytest.approx(100 / 100 * 500, abs=1)  # 100 px at 1 x 100 px a beat
