@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from bisect import bisect_right
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -640,32 +639,34 @@ def load_beatmap(path: str | Path, mods: int = 0) -> Beatmap:
     return _build(bm, objects, str(path), md5, int(mods))
 
 
-def _timing_table(points: list) -> list[tuple[float, float, float]]:
-    """(file time ms, beat length ms, slider-velocity multiplier) of each timing point, in
-    time order (see :func:`decoder_text`); empty without a positive beat length.  An inherited point takes the beat length of the
-    last uninherited one before it, or of the first one when it comes before them all (as
-    lazer's TimingPointAt does); its velocity is 100 / -beat length, clamped to 0.1..10
-    (stable's float32 clamp of -beat length to 10..1000, danser-go TimingPoint.GetRatio)."""
-    uninherited = [tp for tp in points if tp.parent is None and tp.ms_per_beat > 0]
-    if not uninherited:
-        return []
-    table, beat = [], float(uninherited[0].ms_per_beat)
+def _timing_table(points: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(file time ms, beat length ms, slider-velocity multiplier) arrays over the timing
+    points, in time order (see :func:`decoder_text`); None without a positive beat length.
+    An inherited point takes the beat length of the last uninherited one before it, or of
+    the first one when it comes before them all (as lazer's TimingPointAt does); its
+    velocity is 100 / -beat length, clamped to 0.1..10 (stable's float32 clamp of -beat
+    length to 10..1000, danser-go TimingPoint.GetRatio)."""
+    first = next((tp for tp in points if tp.parent is None and tp.ms_per_beat > 0), None)
+    if first is None:
+        return None
+    times, beats, svs, beat = [], [], [], float(first.ms_per_beat)
     for tp in points:
         if tp.parent is None and tp.ms_per_beat > 0:
             beat, sv = float(tp.ms_per_beat), 1.0
         else:
             sv = float(np.clip(-100.0 / tp.ms_per_beat, 0.1, 10.0)) if tp.ms_per_beat < 0 else 1.0
-        table.append((tp.offset.total_seconds() * 1000.0, beat, sv))
-    return table
+        times.append(tp.offset.total_seconds() * 1000.0)
+        beats.append(beat)
+        svs.append(sv)
+    return np.array(times), np.array(beats), np.array(svs)
 
 
-def _beat_at(timing: list, time, slider_multiplier: float) -> tuple[float, float]:
-    """(osu!px per beat, ms per beat) for a slider starting at file time ``time``: the last
-    timing point at or before it (the first when it comes before them all)."""
-    t = time.total_seconds() * 1000.0
-    k = max(0, bisect_right([row[0] for row in timing], t) - 1)
-    _, beat, sv = timing[k]
-    return BASE_SCORING_DISTANCE * slider_multiplier * sv, beat
+def _beat_at(timing: tuple[np.ndarray, np.ndarray, np.ndarray], time) -> tuple[float, float]:
+    """(ms per beat, slider-velocity multiplier) for a slider starting at file time
+    ``time``: the last timing point at or before it (the first when it comes before them all)."""
+    times, beats, svs = timing
+    k = max(0, int(np.searchsorted(times, time.total_seconds() * 1000.0, side="right")) - 1)
+    return float(beats[k]), float(svs[k])
 
 
 def _build(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: int) -> Beatmap:
@@ -713,17 +714,17 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
                 raise PathTooLong(f"its slider paths flatten to more than {rules.MAX_PATH_POINTS:,} points")
             paths.append((poly, dist))
             repeat = max(int(ob.repeat), 1)
-            if not timing:
+            if timing is None:
                 raise BeatmapError(f"{path}: malformed beatmap: sliders but no timing point with a positive beat length")
-            px_per_beat, beat_ms = _beat_at(timing, ob.time, slider_multiplier)
-            velocity = px_per_beat / beat_ms  # osu!px per ms
-            span = float32_path_length(poly) / velocity if velocity > 0 else 0.0
+            beat_ms, sv = _beat_at(timing, ob.time)
+            px_per_beat = BASE_SCORING_DISTANCE * slider_multiplier * sv
+            velocity = px_per_beat / beat_ms  # osu!px per ms, > 0: beat > 0, sv >= 0.1, multiplier >= 0.4
+            span = float32_path_length(poly) / velocity
             lengths.append(float(dist[-1]))
             spans.append(repeat)
             span_ms.append(span)
             end[i] = start[i] + repeat * span
-            sv = px_per_beat / (BASE_SCORING_DISTANCE * slider_multiplier)
-            tick_mult = 1.0 / sv if (fmt < 8 and sv > 0) else 1.0
+            tick_mult = 1.0 / sv if fmt < 8 else 1.0
             tick_distance = px_per_beat / tick_rate * tick_mult
             n_events += repeat * (1 + (float(dist[-1]) / tick_distance if tick_distance > 0 else 0.0))
             if n_events > rules.MAX_SCORE_EVENTS:
@@ -842,8 +843,9 @@ def _build_tables(bm: slider.Beatmap, objects: list, path: str, md5: str, mods: 
     )
 
 
-def _span_ticks(length: float, velocity: float, tick_distance: float, reverse: bool) -> list[float]:
-    """Where one span's ticks are, as distances from the point the span starts at.
+def _span_ticks(length: float, velocity: float, tick_distance: float) -> tuple[list[float], list[float]]:
+    """Where a forward and a reversed span's ticks are, as distances from the point each
+    span starts at.
 
     Stable walks the track once, carrying the distance since the last tick across span
     ends (danser-go objects/slider.go SetTiming, its port of stable's scoring points): a
@@ -853,16 +855,14 @@ def _span_ticks(length: float, velocity: float, tick_distance: float, reverse: b
     ticks, the same) unless the forward span dropped one, when they are counted from the
     tail instead.  The walk repeats every two spans, so one forward span decides it."""
     if not (tick_distance > 0 and length > 0):
-        return []
+        return [], []
     min_from_end = velocity * 10
     forward, d = [], tick_distance
     while d <= length and d < length - min_from_end:
         forward.append(d)
         d += tick_distance
-    if not reverse:
-        return forward
     dropped = d <= length  # the walk reached a tick within 10 ms of the end
-    return forward if dropped else [length - x for x in reversed(forward)]
+    return forward, (forward if dropped else [length - x for x in reversed(forward)])
 
 
 def _slider_events(start: float, span_ms: float, spans: int, length: float, velocity: float, tick_distance: float):
@@ -876,10 +876,11 @@ def _slider_events(start: float, span_ms: float, spans: int, length: float, velo
     (times, kinds, path distances).
     """
     times, kinds, ds = [], [], []
+    forward, backward = _span_ticks(length, velocity, tick_distance)
     for span in range(spans):
         span_start = start + span * span_ms
         reverse = span % 2 == 1
-        for x in _span_ticks(length, velocity, tick_distance, reverse):  # x: along the span, from where it starts
+        for x in backward if reverse else forward:  # x: along the span, from where it starts
             times.append(int(span_start + x / length * span_ms))
             kinds.append(EVENT_TICK)
             ds.append(length - x if reverse else x)
