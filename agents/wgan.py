@@ -456,21 +456,34 @@ class WGANAgent:
     While a spinner runs one key is held (:meth:`MedianKeys.hold_one`): the generator,
     trained on humans who spin with a key down, spins only while it sees one down, so a
     key head that let go left the cursor still (seed 0: all three spinners it failed on
-    the held-out maps had no key held, 0 to 24% of their length; with the rule it failed none)."""
+    the held-out maps had no key held, 0 to 24% of their length; with the rule it failed none).
+
+    ``motor_lag`` (b, default 0) puts a hand's low-pass between the generator and the
+    cursor: the generator plays closed loop on its *intended* cursor (the env's
+    observation shifted back to it, exactly as in training, :func:`shift_masks`) and the
+    cursor emitted is (1 - b) x this step's intended point + b x the last one.  Why: its
+    paths zigzag from frame to frame where a hand's do not (the side they turn to flips
+    on 0.37 of moving frames against the humans' 0.24; turn q90 48 degrees against 29),
+    and a two-tap average takes out the frame-to-frame alternation at a lag of b frames
+    (README: what it does to the detectors and to accuracy)."""
 
     name = KIND
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None):
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, motor_lag: float = 0.0):
+        if not 0.0 <= motor_lag < 1.0:
+            raise AgentError(f"--motor-lag {motor_lag}: must be in [0, 1)")
         self.gen, config = load_generator(checkpoint, device)
         self.window = int(config["args"]["window"])
         self.device = device
         self.seed = seed
+        self.motor_lag = motor_lag
 
     def reset(self, beatmap, seed: int | None = None):
         self.median_keys = MedianKeys()
         self.h = None
         self.before = None
+        self.intended = None  # the generator's own cursor, when the emitted one lags it
         self.keys = torch.zeros(1, 2)
         self.n = 0
         self.noise = torch.Generator().manual_seed(seed if seed is not None else (self.seed or 0))
@@ -479,6 +492,10 @@ class WGANAgent:
     @torch.no_grad()
     def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
         o = torch.as_tensor(obs, dtype=torch.float32).view(1, -1)
+        if self.intended is not None:  # the observation of the intended cursor, not the emitted one
+            d = self.intended - o[:, :2]
+            mx, my = shift_masks(o)
+            o = o + d[:, :1] * mx + d[:, 1:] * my
         cur = o[:, :2]
         before = cur if self.before is None else self.before
         if self.n % self.window == 0:
@@ -494,5 +511,10 @@ class WGANAgent:
             keys = self.median_keys.hold_one(p_down)
         self.keys = torch.tensor([keys], dtype=torch.float32)
         self.before, self.n = cur, self.n + 1
-        action = (nxt[0] / 2).clamp(-1, 1)  # obs units (px / 256) -> action units (px / 512)
+        nxt = (nxt / 2).clamp(-1, 1) * 2  # where the env lets a cursor go (action units are px / 512)
+        emitted = nxt
+        if self.motor_lag:
+            self.intended = nxt
+            emitted = (1.0 - self.motor_lag) * nxt + self.motor_lag * cur
+        action = emitted[0] / 2  # obs units (px / 256) -> action units (px / 512)
         return np.concatenate([action.numpy(), np.where(keys, 1.0, -1.0)]).astype(np.float32)

@@ -207,6 +207,14 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     spin = bm.kind == 2
     during = (t > bm.start_ms[spin][0]) & (t < bm.end_ms[spin][0])
     assert during.sum() > 100 and (keys[during] > 0).all()  # a spinner needs a key held: the untrained head's is
+    # a motor lag: the generator plays the same intended path, the cursor is its two-tap average
+    lagged = play(make_agent("wgan", out, motor_lag=0.5), bm, seed=3).frames
+    xy, xy_lag = np.array([f[1:3] for f in p1.frames]), np.array([f[1:3] for f in lagged])
+    assert [f[3] for f in lagged[:400]] == keys[:400].tolist()  # (float rounding: the paths part later)
+    np.testing.assert_allclose(xy_lag[2:400], 0.5 * (xy[2:400] + xy[1:399]), atol=0.02)
+    assert np.abs(xy_lag[2:400] - xy[2:400]).max() > 1.0  # the lag is there
+    with pytest.raises(AgentError, match="motor-lag 1.0"):
+        make_agent("wgan", out, motor_lag=1.0)
     with pytest.raises(AgentError, match="foreign.pt: not a wgan checkpoint"):
         torch.save({"config": {"model": {}}, "model": {}}, tmp_path / "foreign.pt")
         make_agent("wgan", tmp_path / "foreign.pt")
