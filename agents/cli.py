@@ -376,13 +376,6 @@ def _share(text: str) -> float:
     return v
 
 
-def _lag(text: str) -> float:
-    v = _non_negative_float(text)
-    if v >= 1:
-        raise argparse.ArgumentTypeError(f"must be in 0..1 (1 excluded: the cursor would never move), not {text}")
-    return v
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (the usage is one --help away)."""
 
@@ -543,8 +536,9 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
-    p.add_argument("--motor-lag", type=_lag, default=0.0,
-                   help="wgan: the cursor emitted is (1 - B) x the generator's intended point + B x its last one (0: none)")
+    p.add_argument("--hand", action="store_true",
+                   help="wgan: the generator's intended cursor through a hand and a screen (a speed-dependent low-pass, "
+                        "a 1.5 px deadband, 1080p screen pixels; agents/hand.py) before it is recorded")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float, default=KEYS_TEMPERATURE,
                    help=f"NAME+keys: sampling temperature of the decoder's press times and holds (default {KEYS_TEMPERATURE}; 1: as trained)")
@@ -563,7 +557,9 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
     if name in ("gail", "airl"):
         return {"temperature": args.temperature, "key_decoding": args.key_decoding}
     if name == "wgan":
-        return {"motor_lag": args.motor_lag}
+        from .hand import HandModel
+
+        return {"hand": HandModel() if args.hand else None}
     return {}
 
 

@@ -59,10 +59,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from osu_env.env import ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS
 from osu_env.errors import AgentError, OsuInputError, first_line
-from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX
+from osu_env.rules import SPINNER_CENTRE
 
 from .dataset import Dataset, offset_index, rotate_about_centre, spinning
+from .hand import Hand, HandModel
 from .key_decoding import MedianKeys
 from .lstm import DISPLACEMENT_UNIT_PX, onednn_off
 from .train import load_checkpoint, pick_device, save_checkpoint
@@ -458,32 +461,32 @@ class WGANAgent:
     key head that let go left the cursor still (seed 0: all three spinners it failed on
     the held-out maps had no key held, 0 to 24% of their length; with the rule it failed none).
 
-    ``motor_lag`` (b, default 0) puts a hand's low-pass between the generator and the
-    cursor: the generator plays closed loop on its *intended* cursor (the env's
-    observation shifted back to it, exactly as in training, :func:`shift_masks`) and the
-    cursor emitted is (1 - b) x this step's intended point + b x the last one.  Why: its
-    paths zigzag from frame to frame where a hand's do not (the side they turn to flips
-    on 0.37 of moving frames against the humans' 0.24; turn q90 48 degrees against 29),
-    and a two-tap average takes out the frame-to-frame alternation at a lag of b frames
+    ``hand`` (a :class:`agents.hand.HandModel`, default none) puts a hand and a screen
+    between the generator and the cursor: the generator plays closed loop on its
+    *intended* cursor (the env's observation shifted back to it, exactly as in training,
+    :func:`shift_masks`) and the cursor emitted is that intent through
+    :class:`agents.hand.Hand` (a speed-dependent low-pass, a deadband, screen pixels); the
+    low-pass is off while a spinner runs, where the spin frame already steers a steady
+    circle and smoothing would only shrink it.
+    Why: its paths zigzag from frame to frame and never stand still where a person's do
     (README: what it does to the detectors and to accuracy)."""
 
     name = KIND
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, motor_lag: float = 0.0):
-        if not 0.0 <= motor_lag < 1.0:
-            raise AgentError(f"--motor-lag {motor_lag}: must be in [0, 1)")
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, hand: HandModel | None = None):
         self.gen, config = load_generator(checkpoint, device)
         self.window = int(config["args"]["window"])
         self.device = device
         self.seed = seed
-        self.motor_lag = motor_lag
+        self.hand_model = hand
 
     def reset(self, beatmap, seed: int | None = None):
         self.median_keys = MedianKeys()
         self.h = None
         self.before = None
-        self.intended = None  # the generator's own cursor, when the emitted one lags it
+        self.intended = None  # the generator's own cursor, when a hand moves the emitted one
+        self.hand = Hand(self.hand_model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate) if self.hand_model else None
         self.keys = torch.zeros(1, 2)
         self.n = 0
         self.noise = torch.Generator().manual_seed(seed if seed is not None else (self.seed or 0))
@@ -507,14 +510,16 @@ class WGANAgent:
         nxt = cur + self.gen.playfield_move(move.cpu(), cur, o) * MOVE_TO_OBS
         p_down = torch.sigmoid(key_logits[0]).tolist()
         keys = self.median_keys.step(p_down)
-        if spinning(o[0]):
+        spin = bool(spinning(o[0]))
+        if spin:
             keys = self.median_keys.hold_one(p_down)
         self.keys = torch.tensor([keys], dtype=torch.float32)
         self.before, self.n = cur, self.n + 1
         nxt = (nxt / 2).clamp(-1, 1) * 2  # where the env lets a cursor go (action units are px / 512)
-        emitted = nxt
-        if self.motor_lag:
+        if self.hand is None:
+            action = (nxt[0] / 2).numpy()  # obs units (px / 256) -> action units (px / 512)
+        else:
             self.intended = nxt
-            emitted = (1.0 - self.motor_lag) * nxt + self.motor_lag * cur
-        action = emitted[0] / 2  # obs units (px / 256) -> action units (px / 512)
-        return np.concatenate([action.numpy(), np.where(keys, 1.0, -1.0)]).astype(np.float32)
+            centre = np.asarray(SPINNER_CENTRE)
+            action = (self.hand.step(nxt[0].double().numpy() * POS_SCALE_PX + centre, low_pass=not spin) - centre) / ACTION_HALF_RANGE_PX
+        return np.concatenate([action, np.where(keys, 1.0, -1.0)]).astype(np.float32)

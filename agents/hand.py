@@ -1,0 +1,93 @@
+"""A hand and a screen between a model's intended cursor and the cursor osu! records.
+
+A learned player outputs where it means the cursor to be.  A person's recorded cursor is
+that intent after a hand, a mouse and a screen, and three marks of them tell a person from
+the WGAN generator's raw output (measured on the held-out humans, README):
+
+- **Jitter is filtered by speed.**  The generator re-aims every frame, so its slow moves
+  zigzag (the side it turns to flips on 0.38 of moving frames against the humans' 0.24;
+  turn q90 40 degrees against 23).  A fixed low-pass that takes that out lags fast aim
+  and smooths the jerk below a person's.  A pointing device's jitter-versus-lag trade is
+  the 1-euro filter's (Casiez, Roussel and Vogel, CHI 2012): a one-pole low-pass whose
+  cutoff rises with the speed, so slow moves are smoothed hard and fast ones hardly lag.
+- **A resting hand does not move at all.**  27% of the humans' 0.53 s windows hold frames
+  where the cursor does not move (2 of 31 frames, the median of those), mostly where it
+  arrives on a circle between moves; the generator's cursor never stands still.  A
+  ``deadband_px`` makes the recorded cursor keep its place until the intent has moved
+  further than that from it, as static friction and the sensor's threshold do.
+- **The cursor lives on screen pixels.**  osu!stable records the cursor in screen pixels
+  mapped to osu!px, so a human replay's positions sit on a lattice (0.44 osu!px apart at
+  1080p, where the 384 px playfield is 864 screen px tall; 0.53 at 900p).  The emitted
+  point is rounded to it (``lattice_px``, 0 for none).
+
+:class:`Hand` is stepped once per env step with the intended point and returns the point
+to record; it holds only the filter's state, so a fresh one per play makes the same
+emitted path from the same intent.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+SCREEN_1080P_PX = 384.0 / 864.0  # osu!px per screen pixel at 1080p (the playfield is 80% of the height)
+
+
+@dataclass(frozen=True)
+class HandModel:
+    """The 1-euro filter's parameters (in real time), the deadband and the lattice.
+
+    Defaults chosen on the WGAN generator of seed 0 (README: the table beside them)."""
+
+    min_cutoff_hz: float = 0.6  # the cutoff of a still hand
+    beta: float = 0.02  # Hz of cutoff added per osu!px/s of speed
+    speed_cutoff_hz: float = 10.0  # the low-pass on the speed estimate itself
+    deadband_px: float = 1.5
+    lattice_px: float = SCREEN_1080P_PX
+
+    def __post_init__(self):
+        for name in ("min_cutoff_hz", "speed_cutoff_hz"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"hand: {name} must be positive, got {getattr(self, name)}")
+        for name in ("beta", "deadband_px", "lattice_px"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"hand: {name} must be >= 0, got {getattr(self, name)}")
+
+
+def smoothing(cutoff_hz: float, dt_s: float) -> float:
+    """The one-pole low-pass's weight on the new sample for a cutoff and a sample period
+    (Casiez et al. 2012, eq. 4: 1 / (1 + tau / T), tau = 1 / (2 pi f_c))."""
+    return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff_hz * dt_s))
+
+
+class Hand:
+    """One play's hand: :meth:`step` takes the intended point (osu!px) and gives the one
+    recorded.  ``dt_s`` is the real time between steps (an env step is map time: divide
+    by the clock rate under DT/HT)."""
+
+    def __init__(self, model: HandModel, dt_s: float):
+        if not dt_s > 0:
+            raise ValueError(f"hand: the step must be positive, got {dt_s} s")
+        self.model, self.dt_s = model, dt_s
+        self.a_speed = smoothing(model.speed_cutoff_hz, dt_s)
+        self.filtered: np.ndarray | None = None
+        self.velocity = np.zeros(2)  # osu!px/s, low-passed
+        self.held: np.ndarray | None = None  # where the deadband keeps the cursor
+
+    def step(self, intended, low_pass: bool = True) -> np.ndarray:
+        """The point to record for this step's ``intended`` one; ``low_pass`` False takes
+        the intent as it is into the deadband and the lattice (the speed estimate still
+        follows it)."""
+        x = np.asarray(intended, np.float64)
+        m = self.model
+        if self.filtered is None:
+            self.filtered = x.copy()
+        self.velocity = self.a_speed * (x - self.filtered) / self.dt_s + (1.0 - self.a_speed) * self.velocity
+        a = smoothing(m.min_cutoff_hz + m.beta * float(np.hypot(*self.velocity)), self.dt_s) if low_pass else 1.0
+        self.filtered = a * x + (1.0 - a) * self.filtered
+        if self.held is None or np.hypot(*(self.filtered - self.held)) > m.deadband_px:
+            self.held = self.filtered.copy()
+        if m.lattice_px:
+            return np.round(self.held / m.lattice_px) * m.lattice_px
+        return self.held.copy()

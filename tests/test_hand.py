@@ -1,0 +1,57 @@
+"""The hand between an intended cursor and the recorded one (agents/hand.py)."""
+import math
+
+import numpy as np
+import pytest
+
+from agents.hand import SCREEN_1080P_PX, Hand, HandModel, smoothing
+
+DT = 1 / 60
+
+
+def run(model: HandModel, path) -> np.ndarray:
+    hand = Hand(model, DT)
+    return np.array([hand.step(p) for p in path])
+
+
+def test_without_speed_term_deadband_or_lattice_it_is_a_one_pole_low_pass():
+    path = np.cumsum(np.random.default_rng(0).normal(0, 3, (300, 2)), 0) + 200
+    a = smoothing(2.0, DT)
+    assert a == pytest.approx(1 / (1 + 1 / (2 * math.pi * 2.0 * DT)))  # Casiez et al. eq. 4
+    ref = [path[0]]
+    for p in path[1:]:
+        ref.append(a * p + (1 - a) * ref[-1])
+    got = run(HandModel(min_cutoff_hz=2.0, beta=0.0, deadband_px=0.0, lattice_px=0.0), path)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+
+
+def test_fast_moves_lag_less_than_slow_ones():
+    """The cutoff rises with speed: in frames of motion, a fast sweep lags less than a slow drift."""
+    model = HandModel(deadband_px=0.0, lattice_px=0.0)
+    lags = {}
+    for speed in (0.5, 20.0):  # px per frame
+        path = np.column_stack([100 + speed * np.arange(120), np.full(120, 200.0)])
+        lags[speed] = (path[-1, 0] - run(model, path)[-1, 0]) / speed
+    assert lags[20.0] < 0.5 < 2.0 < lags[0.5]
+
+
+def test_a_resting_hand_stands_still_and_the_cursor_sits_on_screen_pixels():
+    model = HandModel()
+    rng = np.random.default_rng(1)
+    rest = np.array([250.0, 180.0]) + rng.normal(0, 0.3, (60, 2))  # an intent that shivers about one point
+    got = run(model, rest)
+    moves = np.hypot(*np.diff(got, axis=0).T)
+    assert (moves == 0).mean() > 0.9  # the raw intent moves every frame
+    sweep = np.column_stack([np.linspace(100, 400, 90), np.linspace(100, 300, 90)])
+    on = run(model, sweep) / SCREEN_1080P_PX
+    np.testing.assert_allclose(on, np.round(on), atol=1e-9)
+    assert np.hypot(*(run(model, sweep)[-1] - sweep[-1])) < 10  # and it gets where it was going
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="min_cutoff_hz must be positive"):
+        HandModel(min_cutoff_hz=0)
+    with pytest.raises(ValueError, match="deadband_px must be >= 0"):
+        HandModel(deadband_px=-1)
+    with pytest.raises(ValueError, match="step must be positive"):
+        Hand(HandModel(), 0.0)
