@@ -218,6 +218,9 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     off = np.hypot(*(xy_hand[:n] - expected).T)
     assert np.median(off) < 1e-3 and off.max() < 1.5  # (float32 actions: a deadband or lattice step may flip)
     assert np.hypot(*(xy_hand[1:n] - xy[1:n]).T).max() > 1.0  # the hand is there
+    assert main(["play", "--agent", "wgan", "--checkpoint", str(out), "--hand", "--out", str(tmp_path / "h.osr")]) == 0
+    assert "played by wgan" in capsys.readouterr().out
+    assert judge(bm, load_replay(tmp_path / "h.osr")).counts == play(make_agent("wgan", out, hand=HandModel()), bm, seed=0).result.counts
     with pytest.raises(AgentError, match="foreign.pt: not a wgan checkpoint"):
         torch.save({"config": {"model": {}}, "model": {}}, tmp_path / "foreign.pt")
         make_agent("wgan", tmp_path / "foreign.pt")
