@@ -538,7 +538,8 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
     p.add_argument("--hand", action="store_true",
                    help="wgan: the generator's intended cursor through a hand and a screen (a speed-dependent low-pass, "
-                        "a 1.5 px deadband, 1080p screen pixels; agents/hand.py) before it is recorded")
+                        "a 1.5 px deadband, 1080p screen pixels, each frame's point read up to 0.3 of a step off its stamp; "
+                        "agents/hand.py) before it is recorded")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float, default=KEYS_TEMPERATURE,
                    help=f"NAME+keys: sampling temperature of the decoder's press times and holds (default {KEYS_TEMPERATURE}; 1: as trained)")

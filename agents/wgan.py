@@ -465,7 +465,8 @@ class WGANAgent:
     between the generator and the cursor: the generator plays closed loop on its
     *intended* cursor (the env's observation shifted back to it, exactly as in training,
     :func:`shift_masks`) and the cursor emitted is that intent through
-    :class:`agents.hand.Hand` (a speed-dependent low-pass, a deadband, screen pixels); the
+    :class:`agents.hand.Hand` (a speed-dependent low-pass, a deadband, screen pixels, the
+    frame's reading time jittered, drawn from the play's seed); the
     low-pass is off while a spinner runs, where the spin frame already steers a steady
     circle and smoothing would only shrink it.
     Why: its paths zigzag from frame to frame and never stand still where a person's do
@@ -486,10 +487,11 @@ class WGANAgent:
         self.h = None
         self.before = None
         self.intended = None  # the generator's own cursor, when a hand moves the emitted one
-        self.hand = Hand(self.hand_model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate) if self.hand_model else None
+        seed = seed if seed is not None else (self.seed or 0)
+        self.hand = Hand(self.hand_model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate, seed) if self.hand_model else None
         self.keys = torch.zeros(1, 2)
         self.n = 0
-        self.noise = torch.Generator().manual_seed(seed if seed is not None else (self.seed or 0))
+        self.noise = torch.Generator().manual_seed(seed)
         return None  # the env's own step grid
 
     @torch.no_grad()

@@ -9,8 +9,8 @@ from agents.hand import SCREEN_1080P_PX, Hand, HandModel, smoothing
 DT = 1 / 60
 
 
-def run(model: HandModel, path) -> np.ndarray:
-    hand = Hand(model, DT)
+def run(model: HandModel, path, seed: int = 0) -> np.ndarray:
+    hand = Hand(model, DT, seed)
     return np.array([hand.step(p) for p in path])
 
 
@@ -21,13 +21,13 @@ def test_without_speed_term_deadband_or_lattice_it_is_a_one_pole_low_pass():
     ref = [path[0]]
     for p in path[1:]:
         ref.append(a * p + (1 - a) * ref[-1])
-    got = run(HandModel(min_cutoff_hz=2.0, beta=0.0, deadband_px=0.0, lattice_px=0.0), path)
+    got = run(HandModel(min_cutoff_hz=2.0, beta=0.0, deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0), path)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
 
 
 def test_fast_moves_lag_less_than_slow_ones():
     """The cutoff rises with speed: in frames of motion, a fast sweep lags less than a slow drift."""
-    model = HandModel(deadband_px=0.0, lattice_px=0.0)
+    model = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0)
     lags = {}
     for speed in (0.5, 20.0):  # px per frame
         path = np.column_stack([100 + speed * np.arange(120), np.full(120, 200.0)])
@@ -48,10 +48,31 @@ def test_a_resting_hand_stands_still_and_the_cursor_sits_on_screen_pixels():
     assert np.hypot(*(run(model, sweep)[-1] - sweep[-1])) < 10  # and it gets where it was going
 
 
+def test_timing_jitter_reads_a_moving_point_along_its_path_and_leaves_a_rest_still():
+    """Each point is read between the last two held ones, at U(-J, J) of the step: on a
+    straight sweep it stays on the line, its offsets along it span about +-J steps and
+    vary from frame to frame (acceleration a steady sweep lacks); a hand at rest and the
+    same seed's path are unchanged."""
+    smooth = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0)
+    jittered = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.3)
+    sweep = np.column_stack([100 + 6.0 * np.arange(200), np.full(200, 200.0)])
+    base, got = run(smooth, sweep), run(jittered, sweep, seed=4)
+    np.testing.assert_allclose(got[:, 1], 200.0, atol=1e-9)
+    step = np.diff(base[:, 0])
+    frac = (got[1:, 0] - base[1:, 0]) / step
+    assert -0.3 <= frac.min() < -0.25 and 0.25 < frac.max() <= 0.3
+    assert np.abs(np.diff(got[100:, 0], 2)).mean() > 1.0 > np.abs(np.diff(base[100:, 0], 2)).mean()
+    np.testing.assert_array_equal(run(jittered, sweep, seed=4), got)
+    rest = np.array([250.0, 180.0]) + np.random.default_rng(1).normal(0, 0.3, (60, 2))
+    np.testing.assert_array_equal(run(HandModel(), rest, seed=4), run(HandModel(timing_jitter=0.0), rest))
+
+
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="min_cutoff_hz must be positive"):
         HandModel(min_cutoff_hz=0)
     with pytest.raises(ValueError, match="deadband_px must be >= 0"):
         HandModel(deadband_px=-1)
+    with pytest.raises(ValueError, match=r"timing_jitter must be in \[0, 1\]"):
+        HandModel(timing_jitter=1.5)
     with pytest.raises(ValueError, match="step must be positive"):
         Hand(HandModel(), 0.0)

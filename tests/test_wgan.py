@@ -213,7 +213,7 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     n = int((t < bm.start_ms[spin][0]).sum())  # before the spinner, where the low-pass is on
     xy, xy_hand = np.array([f[1:3] for f in p1.frames]), np.array([f[1:3] for f in handed])
     assert [f[3] for f in handed[:n]] == keys[:n].tolist()
-    hand = Hand(HandModel(), 1 / 60)
+    hand = Hand(HandModel(), 1 / 60, seed=3)  # the play's seed draws the hand's timing jitter
     expected = np.array([hand.step(p) for p in xy[:n]])
     off = np.hypot(*(xy_hand[:n] - expected).T)
     assert np.median(off) < 1e-3 and off.max() < 1.5  # (float32 actions: a deadband or lattice step may flip)
