@@ -537,7 +537,7 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
     p.add_argument("--hand", action="store_true",
-                   help="wgan: the generator's intended cursor through a hand and a screen (a speed-dependent low-pass, "
+                   help="bc, wgan, gail, airl: the agent's intended cursor through a hand and a screen (a speed-dependent low-pass, "
                         "a 1.5 px deadband, 1080p screen pixels, each frame's point read up to 0.3 of a step off its stamp; "
                         "agents/hand.py) before it is recorded")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
@@ -547,21 +547,22 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
     """Keyword arguments for the named trained agent (``args.agent`` by default)."""
-    from .runner import KEYS_SUFFIX
+    from .runner import KEYS_SUFFIX, LEARNED
 
     name = name or args.agent
     if name.endswith(KEYS_SUFFIX):
         return _agent_options(args, name[: -len(KEYS_SUFFIX)]) | {"keys_checkpoint": args.keys_checkpoint,
                                                                   "keys_temperature": args.keys_temperature}
-    if name == "bc":
-        return {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
-    if name in ("gail", "airl"):
-        return {"temperature": args.temperature, "key_decoding": args.key_decoding}
-    if name == "wgan":
-        from .hand import HandModel
+    if name not in LEARNED:
+        return {}
+    from .hand import HandModel
 
-        return {"hand": HandModel() if args.hand else None}
-    return {}
+    hand = {"hand": HandModel() if args.hand else None}
+    if name == "bc":
+        return hand | {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
+    if name in ("gail", "airl"):
+        return hand | {"temperature": args.temperature, "key_decoding": args.key_decoding}
+    return hand
 
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:

@@ -33,6 +33,7 @@ the WGAN generator's raw output (measured on the held-out humans, README):
 :class:`Hand` is stepped once per env step with the intended point and returns the point
 to record; it holds only the filter's state and its own seeded generator, so a fresh one
 per play with the same seed makes the same emitted path from the same intent.
+:class:`Handed` puts one between any closed-loop agent and the env (``--hand``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX
+
+from .dataset import shift_cursor, spinning
 
 SCREEN_1080P_PX = 384.0 / 864.0  # osu!px per screen pixel at 1080p (the playfield is 80% of the height)
 
@@ -110,3 +116,42 @@ class Hand:
         if m.lattice_px:
             return np.round(out / m.lattice_px) * m.lattice_px
         return out.copy()
+
+
+class Handed:
+    """A closed-loop agent (bc, wgan, gail, airl) with a :class:`Hand` between what it
+    asks for and what the env records.  The agent plays on its *intended* cursor: each
+    observation is shifted back to the point it asked for last (:func:`agents.dataset.shift_cursor`:
+    the cursor and every object's offsets), which is the observation it would have had
+    without the hand, so its own play is unchanged and only the recorded path is handed.
+    Why not let it see the handed cursor: it was trained on a person's recorded cursor as
+    its own, so a lagged cursor looks to it like its own error and it re-aims.  The
+    low-pass is off while a spinner runs, where the agent already steers a steady circle
+    and smoothing would only shrink it.  The hand's jitter is drawn from the play's seed."""
+
+    closed_loop = True
+
+    def __init__(self, agent, model: HandModel):
+        self.agent, self.model = agent, model
+        self.name = getattr(agent, "name", "agent")
+
+    def reset(self, beatmap, seed: int | None = None):
+        times = self.agent.reset(beatmap, seed)
+        if times is not None:
+            raise ValueError(f"hand: {self.name} plays on its own frame times; the hand steps on the env's grid")
+        seed = seed if seed is not None else (getattr(self.agent, "seed", None) or 0)
+        self.hand = Hand(self.model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate, seed)
+        self.intended: np.ndarray | None = None  # the agent's last cursor, in observation units
+        return None
+
+    def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
+        obs = np.array(obs, dtype=np.float32)
+        if self.intended is not None:
+            d_px = (self.intended - obs[:2]) * np.float32(POS_SCALE_PX)
+            k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
+            shift_cursor(obs, np.zeros(2, np.float32), d_px[0], d_px[1], k)  # (no previous action to shift here)
+        action = np.asarray(self.agent.act(obs, t_ms), dtype=np.float32)
+        self.intended = action[:2] * np.float32(ACTION_HALF_RANGE_PX / POS_SCALE_PX)
+        point = action[:2].astype(np.float64) * ACTION_HALF_RANGE_PX + ACTION_CENTRE_PX
+        emitted = (self.hand.step(point, low_pass=not bool(spinning(obs))) - ACTION_CENTRE_PX) / ACTION_HALF_RANGE_PX
+        return np.concatenate([emitted, action[2:]]).astype(np.float32)

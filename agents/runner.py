@@ -22,7 +22,8 @@ KEYS_SUFFIX = "+keys"  # any agent's cursor with the key decoder's presses
 
 def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     """An agent by name: ``autoplay``, ``flower``, ``humanized``, a trained model, or any
-    of them with the sequential key decoder's presses (``bc+keys``; ``keys_checkpoint``)."""
+    of them with the sequential key decoder's presses (``bc+keys``; ``keys_checkpoint``);
+    ``hand`` (a :class:`agents.hand.HandModel`) puts a hand between a trained one and the env."""
     if name.endswith(KEYS_SUFFIX):
         keys_checkpoint = kwargs.pop("keys_checkpoint", None)
         keys_temperature = kwargs.pop("keys_temperature", 1.0)
@@ -36,20 +37,26 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     if name in LEARNED:
         if checkpoint is None:
             raise AgentError(f"agent {name!r} is a trained model: pass --checkpoint (made by `osu-imitation train`)")
+        hand = kwargs.pop("hand", None)
         if name == "bc":
             from .lstm import BCAgent
 
-            return BCAgent(checkpoint, **kwargs)
-        if name == "wgan":
+            agent = BCAgent(checkpoint, **kwargs)
+        elif name == "wgan":
             from .wgan import WGANAgent
 
-            return WGANAgent(checkpoint, **kwargs)
-        from .gail import AdversarialAgent
+            agent = WGANAgent(checkpoint, **kwargs)
+        else:
+            from .gail import AdversarialAgent
 
-        agent = AdversarialAgent(checkpoint, **kwargs)
-        if agent.name != name:
-            raise AgentError(f"{checkpoint}: a {agent.name} checkpoint, not {name}; use --agent {agent.name}")
-        return agent
+            agent = AdversarialAgent(checkpoint, **kwargs)
+            if agent.name != name:
+                raise AgentError(f"{checkpoint}: a {agent.name} checkpoint, not {name}; use --agent {agent.name}")
+        if hand is None:
+            return agent
+        from .hand import Handed
+
+        return Handed(agent, hand)
     raise AgentError(f"unknown agent {name!r}; known agents: {', '.join(AGENT_NAMES)}, each also as NAME{KEYS_SUFFIX}")
 
 

@@ -59,13 +59,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from osu_env.env import ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS
 from osu_env.errors import AgentError, OsuInputError, first_line
-from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX
-from osu_env.rules import SPINNER_CENTRE
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
 
 from .dataset import Dataset, offset_index, rotate_about_centre, spinning
-from .hand import Hand, HandModel
 from .key_decoding import MedianKeys
 from .lstm import DISPLACEMENT_UNIT_PX, onednn_off
 from .train import load_checkpoint, pick_device, save_checkpoint
@@ -461,46 +458,32 @@ class WGANAgent:
     key head that let go left the cursor still (seed 0: all three spinners it failed on
     the held-out maps had no key held, 0 to 24% of their length; with the rule it failed none).
 
-    ``hand`` (a :class:`agents.hand.HandModel`, default none) puts a hand and a screen
-    between the generator and the cursor: the generator plays closed loop on its
-    *intended* cursor (the env's observation shifted back to it, exactly as in training,
-    :func:`shift_masks`) and the cursor emitted is that intent through
-    :class:`agents.hand.Hand` (a speed-dependent low-pass, a deadband, screen pixels, the
-    frame's reading time jittered, drawn from the play's seed); the
-    low-pass is off while a spinner runs, where the spin frame already steers a steady
-    circle and smoothing would only shrink it.
-    Why: its paths zigzag from frame to frame and never stand still where a person's do
-    (README: what it does to the detectors and to accuracy)."""
+    With ``--hand`` the generator plays on its intended cursor and the one recorded is
+    that intent through a hand and a screen (:class:`agents.hand.Handed`, for any
+    closed-loop agent).  Why: its paths zigzag from frame to frame and never stand still
+    where a person's do (README: what it does to the detectors and to accuracy)."""
 
     name = KIND
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, hand: HandModel | None = None):
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None):
         self.gen, config = load_generator(checkpoint, device)
         self.window = int(config["args"]["window"])
         self.device = device
         self.seed = seed
-        self.hand_model = hand
 
     def reset(self, beatmap, seed: int | None = None):
         self.median_keys = MedianKeys()
         self.h = None
         self.before = None
-        self.intended = None  # the generator's own cursor, when a hand moves the emitted one
-        seed = seed if seed is not None else (self.seed or 0)
-        self.hand = Hand(self.hand_model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate, seed) if self.hand_model else None
         self.keys = torch.zeros(1, 2)
         self.n = 0
-        self.noise = torch.Generator().manual_seed(seed)
+        self.noise = torch.Generator().manual_seed(seed if seed is not None else (self.seed or 0))
         return None  # the env's own step grid
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
         o = torch.as_tensor(obs, dtype=torch.float32).view(1, -1)
-        if self.intended is not None:  # the observation of the intended cursor, not the emitted one
-            d = self.intended - o[:, :2]
-            mx, my = shift_masks(o)
-            o = o + d[:, :1] * mx + d[:, 1:] * my
         cur = o[:, :2]
         before = cur if self.before is None else self.before
         if self.n % self.window == 0:
@@ -518,10 +501,5 @@ class WGANAgent:
         self.keys = torch.tensor([keys], dtype=torch.float32)
         self.before, self.n = cur, self.n + 1
         nxt = (nxt / 2).clamp(-1, 1) * 2  # where the env lets a cursor go (action units are px / 512)
-        if self.hand is None:
-            action = (nxt[0] / 2).numpy()  # obs units (px / 256) -> action units (px / 512)
-        else:
-            self.intended = nxt
-            centre = np.asarray(SPINNER_CENTRE)
-            action = (self.hand.step(nxt[0].double().numpy() * POS_SCALE_PX + centre, low_pass=not spin) - centre) / ACTION_HALF_RANGE_PX
+        action = (nxt[0] / 2).numpy()  # obs units (px / 256) -> action units (px / 512)
         return np.concatenate([action, np.where(keys, 1.0, -1.0)]).astype(np.float32)

@@ -76,3 +76,42 @@ def test_bad_parameters_are_refused():
         HandModel(timing_jitter=1.5)
     with pytest.raises(ValueError, match="step must be positive"):
         Hand(HandModel(), 0.0)
+
+
+class Drifter:
+    """A closed-loop toy that steps its observed cursor 3 px right and 1 px down, and
+    remembers every observation it was given."""
+
+    closed_loop = True
+    name = "drifter"
+
+    def reset(self, beatmap, seed=None):
+        self.seen = []
+        return None
+
+    def act(self, obs, t_ms):
+        self.seen.append(np.array(obs))
+        cursor = obs[:2] / 2 + np.array([3.0, 1.0]) / 512  # obs units are px / 256, actions px / 512
+        return np.concatenate([np.clip(cursor, -1, 1), [-1.0, -1.0]]).astype(np.float32)
+
+
+def test_a_handed_agent_sees_what_it_would_have_seen_and_its_intent_goes_through_the_hand():
+    """Handed shifts each observation back to the agent's own last point: the agent sees
+    (to float32) the same observations as without the hand, the cursor *and* every
+    object's offsets, so it plays the same; the recorded path is that play through a Hand
+    of the play's seed.  Without the shift it would see the lagging cursor and diverge."""
+    from agents.hand import Handed
+    from agents.runner import play
+    from osu_env import DEMO_MAP
+    from osu_env.beatmap import load_beatmap
+
+    bm = load_beatmap(DEMO_MAP)
+    bare, handed = Drifter(), Drifter()
+    xy = np.array([f[1:3] for f in play(bare, bm, seed=4).frames])
+    xy_hand = np.array([f[1:3] for f in play(Handed(handed, HandModel()), bm, seed=4).frames])
+    n = 400  # before the drift reaches the playfield's edge
+    np.testing.assert_allclose(np.array(handed.seen[:n]), np.array(bare.seen[:n]), rtol=0, atol=1e-5)
+    hand = Hand(HandModel(), 1 / 60, seed=4)
+    expected = np.array([hand.step(p) for p in xy[:n]])
+    assert np.median(np.hypot(*(xy_hand[:n] - expected).T)) < 1e-3
+    assert np.hypot(*(xy_hand[1:n] - xy[1:n]).T).max() > 1.0  # the hand is there
