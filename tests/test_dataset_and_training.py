@@ -123,6 +123,12 @@ def test_training_writes_a_checkpoint_a_bc_agent_can_play(library, tmp_path):
     assert p.done and sum(p.result.counts) == bm.n_objects
     a, b = (BCAgent(tmp_path / "ck", temperature=0.0, key_temperature=0.0) for _ in range(2))
     assert play(a, bm).to_replay().x.tolist() == play(b, bm).to_replay().x.tolist()  # T=0 is deterministic
+    # --hand: the same policy, its intended path through a hand; the same keys at T=0
+    from agents.hand import Handed, HandModel
+
+    bare, handed = play(a, bm), play(Handed(BCAgent(tmp_path / "ck", temperature=0.0, key_temperature=0.0), HandModel()), bm)
+    assert [f[3] for f in handed.frames] == [f[3] for f in bare.frames]
+    assert handed.to_replay().x.tolist() != bare.to_replay().x.tolist() and sum(handed.result.counts) == bm.n_objects
 
 
 def test_bad_checkpoint_is_a_clear_error(tmp_path):

@@ -135,6 +135,11 @@ def test_train_gail_command_and_foreign_checkpoints(demo_dataset, tmp_path, caps
                  "--envs", "4", "--n-steps", "128", "--n-stack", "2", "--bc-batches", "5", "-w", "1"]) == 0
     assert "discriminator accuracy" in capsys.readouterr().out
     assert main(["play", "--agent", "gail", "--checkpoint", str(out), "--out", str(tmp_path / "g.osr")]) == 0
+    assert main(["play", "--agent", "gail", "--checkpoint", str(out), "--hand", "--out", str(tmp_path / "h.osr")]) == 0
+    from agents.hand import HandModel
+
+    bm = load_beatmap(DEMO_MAP)
+    assert judge(bm, load_replay(tmp_path / "h.osr")).counts == play(make_agent("gail", out, temperature=0.3, hand=HandModel()), bm, seed=0).result.counts  # the command's default T
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "meta.json").write_text("{not json")
     with pytest.raises(AgentError, match="not a gail/airl checkpoint"):
