@@ -540,6 +540,9 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
                    help="bc, wgan, gail, airl: the agent's intended cursor through a hand and a screen (a speed-dependent low-pass, "
                         "a 1.5 px deadband, 1080p screen pixels, each frame's point read up to 0.3 of a step off its stamp; "
                         "agents/hand.py) before it is recorded")
+    p.add_argument("--lead-ms", type=_non_negative_float, default=0.0,
+                   help="with --hand: the agent sees the map this many real ms ahead of the clock, as a person aims ahead of "
+                        "their hand's lag (at most 100; default 0)")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float, default=KEYS_TEMPERATURE,
                    help=f"NAME+keys: sampling temperature of the decoder's press times and holds (default {KEYS_TEMPERATURE}; 1: as trained)")
@@ -557,7 +560,12 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         return {}
     from .hand import HandModel
 
-    hand = {"hand": HandModel() if args.hand else None}
+    if args.lead_ms and not args.hand:
+        raise OsuInputError("--lead-ms leads the hand: give --hand with it")
+    try:
+        hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
+    except ValueError as e:
+        raise OsuInputError(f"--lead-ms: {e}") from None
     if name == "bc":
         return hand | {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
     if name in ("gail", "airl"):

@@ -29,6 +29,12 @@ the WGAN generator's raw output (measured on the held-out humans, README):
   it).  ``timing_jitter`` J reads each frame's point at a random fraction U(-J, J) of a
   step before or after its stamp, between the last two held points, so a cursor at rest
   stays still.
+- **The intent leads the clock.**  A person's hand lags their intent, and they learn to
+  aim ahead of it: a player reaches a circle on time through the lag, not a lag late.  A
+  generator trained on the recorded (already handed) cursor has no such lead, so behind a
+  hand it arrives late (wgan+keys, seeds 3-5: mean hit error +14 to +15 ms against the
+  humans' -1.3).  ``lead_ms`` lets the agent see the map that many real ms ahead of the
+  clock (the observation at t + lead for its own cursor), as if it anticipated the hand.
 
 :class:`Hand` is stepped once per env step with the intended point and returns the point
 to record; it holds only the filter's state and its own seeded generator, so a fresh one
@@ -43,10 +49,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS
-from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX
+from osu_env.fast_env import observe
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX, ObjectTable
+from osu_env.rules import SPINNER_CENTRE
 
 from .dataset import shift_cursor, spinning
 
+MAX_LEAD_MS = 100.0  # a lead is a reaction's share, not a way to see the map ahead
 SCREEN_1080P_PX = 384.0 / 864.0  # osu!px per screen pixel at 1080p (the playfield is 80% of the height)
 
 
@@ -62,6 +71,7 @@ class HandModel:
     deadband_px: float = 1.5
     lattice_px: float = SCREEN_1080P_PX
     timing_jitter: float = 0.3  # steps either side of its stamp a frame's point is read at
+    lead_ms: float = 0.0  # real ms ahead of the clock the agent sees the map
 
     def __post_init__(self):
         for name in ("min_cutoff_hz", "speed_cutoff_hz"):
@@ -72,6 +82,8 @@ class HandModel:
                 raise ValueError(f"hand: {name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.timing_jitter <= 1:
             raise ValueError(f"hand: timing_jitter must be in [0, 1] steps, got {self.timing_jitter}")
+        if not 0 <= self.lead_ms <= MAX_LEAD_MS:
+            raise ValueError(f"hand: lead_ms must be in [0, {MAX_LEAD_MS:g}] ms, got {self.lead_ms}")
 
 
 def smoothing(cutoff_hz: float, dt_s: float) -> float:
@@ -127,7 +139,10 @@ class Handed:
     Why not let it see the handed cursor: it was trained on a person's recorded cursor as
     its own, so a lagged cursor looks to it like its own error and it re-aims.  The
     low-pass is off while a spinner runs, where the agent already steers a steady circle
-    and smoothing would only shrink it.  The hand's jitter is drawn from the play's seed."""
+    and smoothing would only shrink it.  The hand's jitter is drawn from the play's seed.
+    With a ``lead_ms`` the observation is taken that far ahead on the map's clock (real ms
+    times the clock rate under DT/HT) before the shift: the agent plays the map early by
+    the lead, and the hand brings its cursor back towards the clock."""
 
     closed_loop = True
 
@@ -141,11 +156,18 @@ class Handed:
             raise ValueError(f"hand: {self.name} plays on its own frame times; the hand steps on the env's grid")
         seed = seed if seed is not None else (getattr(self.agent, "seed", None) or 0)
         self.hand = Hand(self.model, DEFAULT_STEP_MS / 1000.0 / beatmap.clock_rate, seed)
+        self.lead_map_ms = self.model.lead_ms * beatmap.clock_rate
+        self.table = ObjectTable.build([beatmap]) if self.lead_map_ms else None
         self.intended: np.ndarray | None = None  # the agent's last cursor, in observation units
         return None
 
     def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
         obs = np.array(obs, dtype=np.float32)
+        if self.table is not None:  # the same cursor, the map lead_ms later
+            k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
+            x, y = obs[:2].astype(np.float64) * POS_SCALE_PX + SPINNER_CENTRE
+            obs = observe(self.table, np.zeros(1, np.int64), np.array([t_ms + self.lead_map_ms]),
+                          np.array([x]), np.array([y]), k)[0]
         if self.intended is not None:
             d_px = (self.intended - obs[:2]) * np.float32(POS_SCALE_PX)
             k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES

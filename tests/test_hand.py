@@ -74,6 +74,8 @@ def test_bad_parameters_are_refused():
         HandModel(deadband_px=-1)
     with pytest.raises(ValueError, match=r"timing_jitter must be in \[0, 1\]"):
         HandModel(timing_jitter=1.5)
+    with pytest.raises(ValueError, match=r"lead_ms must be in \[0, 100\]"):
+        HandModel(lead_ms=-5)
     with pytest.raises(ValueError, match="step must be positive"):
         Hand(HandModel(), 0.0)
 
@@ -86,11 +88,12 @@ class Drifter:
     name = "drifter"
 
     def reset(self, beatmap, seed=None):
-        self.seen = []
+        self.seen, self.times = [], []
         return None
 
     def act(self, obs, t_ms):
         self.seen.append(np.array(obs))
+        self.times.append(t_ms)
         cursor = obs[:2] / 2 + np.array([3.0, 1.0]) / 512  # obs units are px / 256, actions px / 512
         return np.concatenate([np.clip(cursor, -1, 1), [-1.0, -1.0]]).astype(np.float32)
 
@@ -115,3 +118,29 @@ def test_a_handed_agent_sees_what_it_would_have_seen_and_its_intent_goes_through
     expected = np.array([hand.step(p) for p in xy[:n]])
     assert np.median(np.hypot(*(xy_hand[:n] - expected).T)) < 1e-3
     assert np.hypot(*(xy_hand[1:n] - xy[1:n]).T).max() > 1.0  # the hand is there
+
+
+@pytest.mark.parametrize("mods", ["NM", "DT"])
+def test_a_lead_shows_the_agent_the_map_that_many_real_ms_ahead_for_its_own_cursor(mods):
+    """With ``lead_ms`` L the agent plays as it would on a clock L real ms ahead (L x 1.5
+    of map time under DT): each observation is the map's at t + L for the point it asked
+    for last, so its own path is the same and every object comes L ms sooner."""
+    from agents.hand import Handed
+    from agents.runner import play
+    from osu_env import DEMO_MAP
+    from osu_env.beatmap import load_beatmap
+    from osu_env.features import observe_frames
+
+    from osu_env.rules import parse_mods
+
+    bm = load_beatmap(DEMO_MAP, mods=parse_mods(mods))
+    bare, led = Drifter(), Drifter()
+    play(bare, bm, seed=4)
+    play(Handed(led, HandModel(lead_ms=12.0)), bm, seed=4)
+    n = 400
+    seen, times = np.array(bare.seen[:n]), np.array(bare.times[:n])
+    np.testing.assert_array_equal(np.array(led.times[:n]), times)
+    cursor = seen[:, :2].astype(np.float64) * 256 + np.array([256.0, 192.0])
+    ahead = observe_frames(bm, times + 12.0 * bm.clock_rate, cursor[:, 0], cursor[:, 1])
+    np.testing.assert_allclose(np.array(led.seen[:n]), ahead, rtol=0, atol=1e-5)
+    assert np.abs(np.array(led.seen[:n]) - seen).max() > 0.01  # and it is not the present's
