@@ -24,7 +24,7 @@ class MapScore:
     max_combo: int
     accuracy: float
     unstable_rate: float
-    hit_error_mean_ms: float  # nan where nothing was pressed for
+    hit_error_mean_ms: float | None  # None where nothing was pressed for (so --json stays JSON)
     spinners_cleared: int
     spinners: int
 
@@ -53,15 +53,19 @@ def evaluate(agent, beatmaps: list[Beatmap], seed: int = 0, progress: bool = Tru
         "n300": counts[0], "n100": counts[1], "n50": counts[2], "nmiss": counts[3],
         "accuracy": rules.accuracy_percent(*counts),
         "unstable_rate": float(np.median([s.unstable_rate for s in scores])) if scores else 0.0,
-        "hit_error_mean_ms": _mean(np.concatenate(errors)) if errors else float("nan"),
+        "hit_error_mean_ms": _mean(np.concatenate(errors)) if errors else None,
         "spinners_cleared": sum(s.spinners_cleared for s in scores) / spinners if spinners else 1.0,
         "spinners": spinners,
     }
     return scores, summary
 
 
-def _mean(e: np.ndarray) -> float:
-    return float(e.mean()) if e.size else float("nan")
+def _mean(e: np.ndarray) -> float | None:
+    return float(e.mean()) if e.size else None
+
+
+def _signed_ms(v: float | None) -> str:
+    return f"{'-':>6s}" if v is None else f"{v:+6.1f}"
 
 
 def format_table(name: str, scores: list[MapScore], summary: dict) -> str:
@@ -70,9 +74,9 @@ def format_table(name: str, scores: list[MapScore], summary: dict) -> str:
     w = max([len(s.map) for s in scores] + [len(name) + 8, 3])
     lines = [f"{'map':{w}s} {'300':>5s} {'100':>5s} {'50':>4s} {'miss':>5s} {'acc%':>7s} {'UR':>6s} {'err ms':>6s} {'spin':>6s}"]
     for s in scores:
-        lines.append(f"{s.map:{w}s} {s.n300:5d} {s.n100:5d} {s.n50:4d} {s.nmiss:5d} {s.accuracy:7.2f} {s.unstable_rate:6.1f} {s.hit_error_mean_ms:+6.1f} {s.spinners_cleared:>3d}/{s.spinners:<2d}")
+        lines.append(f"{s.map:{w}s} {s.n300:5d} {s.n100:5d} {s.n50:4d} {s.nmiss:5d} {s.accuracy:7.2f} {s.unstable_rate:6.1f} {_signed_ms(s.hit_error_mean_ms)} {s.spinners_cleared:>3d}/{s.spinners:<2d}")
     lines.append(f"{name + ' overall':{w}s} {summary['n300']:5d} {summary['n100']:5d} {summary['n50']:4d} {summary['nmiss']:5d} "
-                 f"{summary['accuracy']:7.2f} {summary['unstable_rate']:6.1f} {summary['hit_error_mean_ms']:+6.1f} "
+                 f"{summary['accuracy']:7.2f} {summary['unstable_rate']:6.1f} {_signed_ms(summary['hit_error_mean_ms'])} "
                  f"{100 * summary['spinners_cleared']:5.1f}%")
     return "\n".join(lines)
 

@@ -24,3 +24,15 @@ def test_the_mean_hit_error_is_every_press_of_every_map_pooled(tmp_path):
     assert summary["hit_error_mean_ms"] == float(np.concatenate(errors).mean())
     assert summary["n300"] + summary["n100"] + summary["n50"] + summary["nmiss"] == summary["objects"]
     assert f"{summary['hit_error_mean_ms']:+6.1f}" in format_table("humanized", scores, summary).splitlines()[-1]
+
+
+def test_a_map_with_nothing_to_press_has_no_mean_hit_error(tmp_path):
+    """A spinner alone: no press is timed, so the mean is None (JSON null), shown as '-'."""
+    text = DEMO_MAP.read_text()
+    head, objects = text.split("[HitObjects]")
+    spinner = [line for line in objects.strip().splitlines() if int(line.split(",")[3]) & 8]
+    only = tmp_path / "spinner.osu"
+    only.write_text(head + "[HitObjects]\n" + spinner[0] + "\n")
+    scores, summary = evaluate(Humanized(), [load_beatmap(only)], seed=0, progress=False)
+    assert scores[0].hit_error_mean_ms is None and summary["hit_error_mean_ms"] is None
+    assert format_table("humanized", scores, summary).splitlines()[-1].split()[-2] == "-"
