@@ -34,7 +34,8 @@ the WGAN generator's raw output (measured on the held-out humans, README):
   generator trained on the recorded (already handed) cursor has no such lead, so behind a
   hand it arrives late (wgan+keys, seeds 3-5: mean hit error +14 to +15 ms against the
   humans' -1.3).  ``lead_ms`` lets the agent see the map that many real ms ahead of the
-  clock (the observation at t + lead for its own cursor), as if it anticipated the hand.
+  clock (the observation at t + lead for its own cursor), as if it anticipated the hand
+  (``--lead-ms``; seed 0 chose 16 ms: benchmark accuracy 75.9 -> 83.7% at the same AUC).
 
 :class:`Hand` is stepped once per env step with the intended point and returns the point
 to record; it holds only the filter's state and its own seeded generator, so a fresh one
