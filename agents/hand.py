@@ -164,14 +164,13 @@ class Handed:
 
     def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
         obs = np.array(obs, dtype=np.float32)
+        k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
         if self.table is not None:  # the same cursor, the map lead_ms later
-            k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
             x, y = obs[:2].astype(np.float64) * POS_SCALE_PX + SPINNER_CENTRE
             obs = observe(self.table, np.zeros(1, np.int64), np.array([t_ms + self.lead_map_ms]),
                           np.array([x]), np.array([y]), k)[0]
         if self.intended is not None:
             d_px = (self.intended - obs[:2]) * np.float32(POS_SCALE_PX)
-            k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
             shift_cursor(obs, np.zeros(2, np.float32), d_px[0], d_px[1], k)  # (no previous action to shift here)
         action = np.asarray(self.agent.act(obs, t_ms), dtype=np.float32)
         self.intended = action[:2] * np.float32(ACTION_HALF_RANGE_PX / POS_SCALE_PX)

@@ -130,7 +130,6 @@ def test_a_lead_shows_the_agent_the_map_that_many_real_ms_ahead_for_its_own_curs
     from osu_env import DEMO_MAP
     from osu_env.beatmap import load_beatmap
     from osu_env.features import observe_frames
-
     from osu_env.rules import parse_mods
 
     bm = load_beatmap(DEMO_MAP, mods=parse_mods(mods))
