@@ -376,6 +376,13 @@ def _share(text: str) -> float:
     return v
 
 
+def _spin_scale(text: str) -> float:
+    v = _positive_float(text)
+    if not 1 <= v <= 10:
+        raise argparse.ArgumentTypeError(f"must be a factor in 1..10, not {text}")
+    return v
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (the usage is one --help away)."""
 
@@ -460,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-steps", type=_non_negative_int, help="first steps by teacher forcing, as BC trains (default 2000)")
     tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 12 px)")
     tw.add_argument("--pretrain-return", type=_share, help="share of that shift each step's target takes back (default 1)")
+    tw.add_argument("--pretrain-spin-scale", type=_spin_scale,
+                    help="on spinners in those, the cursor also at up to S times or 1/S of the human's radius, so the generator learns "
+                         "its way back to a person's circle (default 1: off)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

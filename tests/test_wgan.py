@@ -94,7 +94,8 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
     assert spinning(obs).any() and not spinning(obs).all()  # both kinds of step
     keys = prev[..., 2:]
     with torch.no_grad():
-        path, before, logits = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
+        path, before, logits, target = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
+    assert torch.equal(target, obs[..., :2])  # the human's own path
     g = torch.Generator().manual_seed(5)  # the same draws, in the same order
     d = torch.randn(2, 30, 2, generator=g) * (12.0 / 256.0)
     z = torch.randn(2, 1, gen.style, generator=g)[:, 0]
@@ -109,6 +110,37 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
             move, key_logits, h = gen.step(W.step_input(seen[:, t], keys[:, t], cur[:, t], cur[:, t - 1], z, eps[:, t - 1]), h)
         assert torch.allclose(path[:, t + 1], cur[:, t] + gen.playfield_move(move, cur[:, t], seen[:, t]) * W.MOVE_TO_OBS, atol=1e-5)
         assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
+
+
+def test_teacher_forcing_puts_a_spinning_cursor_off_the_humans_radius_by_one_factor_a_window(demo_dataset):
+    """--pretrain-spin-scale: on spinner steps, and only there, the cursor each move starts
+    from is the noisy one moved out (or in) from the centre by s x the human's offset, one
+    s in [1/S, S] per window (capped at 200 px out); the next step's target is the human's
+    cursor scaled by what is left of s after SPIN_RETURN of it is taken back."""
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 6, 30, 6, spinner_share=1.0)
+    spin = spinning(obs)[:, 1:-1]
+    assert spin.any() and not spin.all()
+    keys = prev[..., 2:]
+    with torch.no_grad():
+        plain = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
+        scaled = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5), 3.0)
+    assert torch.equal(plain[1][~spin], scaled[1][~spin])  # the same noise draws off spinners
+    human = obs[:, 1:-1, :2]
+    factor = 1 + ((scaled[1] - plain[1]) * human).sum(-1) / (human * human).sum(-1)  # along the radius
+    assert torch.allclose(scaled[1] - plain[1], human * (factor - 1).unsqueeze(-1), atol=1e-5)  # radial only
+    capped = (scaled[1] - plain[1] + human).norm(dim=-1) >= W.SPIN_SCALE_MAX_PX / 256.0 - 1e-5
+    moved = 0
+    for b in range(6):
+        f = factor[b][spin[b] & ~capped[b]]
+        if len(f):
+            assert torch.allclose(f, f[0].expand_as(f), atol=1e-3) and 1 / 3 - 1e-4 <= f[0] <= 3 + 1e-4
+            moved += int(abs(f[0] - 1) > 0.05)
+    assert moved >= 2
+    target, human_all = scaled[3], obs[..., :2]
+    assert torch.equal(target[:, :2], human_all[:, :2]) and torch.equal(target[:, 2:][~spin], human_all[:, 2:][~spin])
+    back = 1 + (1 - W.SPIN_RETURN) * (factor - 1)  # what is left of the factor a step later
+    assert torch.allclose(target[:, 2:][spin], human_all[:, 2:][spin] * back[spin].unsqueeze(-1), atol=1e-6)
+    assert torch.equal(W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5), 1.0)[0], plain[0])
 
 
 def test_the_returning_target_takes_back_its_share_of_the_shift_off_spinners():
