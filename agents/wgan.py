@@ -43,7 +43,9 @@ plays: **closed loop**, on its own cursor.
 - **Spinners.** Generator and critic both see, while a spinner runs, the cursor's radius
   about the centre, the angle (cos, sin) and the angle turned in the last step;
   ``spinner_share`` of the windows are placed over spinners (as BC does) and those are
-  turned by a random angle about the centre.
+  turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
+  also shows the teacher-forced generator spins off a person's radius
+  (:func:`teacher_forced`; measured in the README: a trade, not a gain).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
