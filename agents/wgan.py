@@ -266,17 +266,16 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
 
     ``spin_scale`` S > 1: on a window's spinner steps the cursor is also put at s times
     the human's distance from the centre (s log-uniform in [1/S, S], one per window, at
-    most 200 px out unless the human was further), while the target stays the human's
-    radius and turning.  Why: 12 px of noise never shows the generator a spin far off a
-    person's radius, and played closed loop it drifts there and does not know the way
-    back: seed 4 (2026-12-05) failed its four held-out spinners spinning 100-128 px wide
-    at under half the humans' rate (humans 25-51 px), and seed 5 spun 1-5 px about the
-    centre.  Here it learns to come back to a person's circle and keep a person's turning
-    from any radius: each step's target radius takes back ``SPIN_RETURN`` of the factor,
-    so it comes back over a few frames as a hand does.  Fitted to the human's radius
-    itself (all of it back in one step) the run's other play suffered (seed 0: 82.57%
-    against 86.12% in ``evaluate``, on maps without spinners as much as with): errors that
-    large swamp the rest of the gradient."""
+    most ``SPIN_SCALE_MAX_PX`` out unless the human was further).  The target keeps the
+    human's turning, and its radius is the human's times what is left of s once
+    ``SPIN_RETURN`` of it is taken back, so the generator comes back over a few frames as a
+    hand does.  Why: 12 px of noise never shows the generator a spin far off a person's
+    radius, and played closed loop it drifts there and does not know the way back: seed 4
+    (2026-12-05) failed held-out spinners spinning 100-128 px wide at under half the
+    humans' rate (humans 25-51 px), and seed 5 spun 1-5 px about the centre.  Fitted to
+    the human's radius itself (all of it back in one step) the run's other play suffered
+    (seed 0: 82.57% against 86.12% in ``evaluate``, on maps without spinners as much as
+    with): errors that large swamp the rest of the gradient."""
     B, L, _ = obs.shape
     mx, my = shift_masks(obs)
     human = obs[..., :2]
