@@ -46,6 +46,10 @@ plays: **closed loop**, on its own cursor.
   turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
   also shows the teacher-forced generator spins off a person's radius
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
+  ``pretrain_spin_rollouts`` (off by default) plays that many spinner windows closed loop
+  beside each teacher-forced step and fits their spin alone (:func:`spinner_loss`): the
+  teacher-forced generator turns at the humans' pace, but closed loop a quarter of its
+  spinner windows turned slower than the spinner asks (the humans' tenth).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -76,6 +80,7 @@ MOTION = 2 + SPIN  # the generator's extra inputs: its last move, the spinner fe
 CRITIC_MOTION = 4 + SPIN  # the critic's: velocity, acceleration, the spinner features
 SPIN_SCALE_MAX_PX = 200.0  # :func:`teacher_forced` moves a spinning cursor no further out than this
 SPIN_RETURN = 0.25  # ... and fits each step to take back this share of the factor
+SPIN_ROLLOUT_STEPS = 64  # ``pretrain_spin_rollouts``' windows: 1.07 s, about a short spinner
 
 
 @dataclass
@@ -101,6 +106,7 @@ class WGANArgs:
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
+    pretrain_spin_rollouts: int = 0  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -343,6 +349,20 @@ def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, 
     return {"critic/loss": loss.item(), "critic/wasserstein": (d_real - d_fake).item(), "critic/gradient_penalty": gp.item()}
 
 
+def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
+                 before: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(positional, spinning) losses (B, L - 2) at steps 2..: SmoothL1 between the cursors
+    (64 px units), and between radii plus angular speeds (:func:`positional_loss`)."""
+    p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
+    where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
+    fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
+    fh = spin_features(human[:, 2:], human[:, 1:-1], s)
+    sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
+    spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
+        + nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
+    return where, spinning_
+
+
 def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
                     before: torch.Tensor | None = None) -> torch.Tensor:
     """SmoothL1 between generated and human cursors (64 px units) at steps 2.., but on
@@ -352,19 +372,27 @@ def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
     turn: what a loss on |turn| alone taught it) costs as much as standing still.
     ``before`` (B, L - 2, 2): where each of those moves started, when not ``path[:, 1:-1]``
     (teacher forcing: the noisy cursor the step was given)."""
-    p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
-    where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
-    fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
-    fh = spin_features(human[:, 2:], human[:, 1:-1], s)
-    sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
-    spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
-        + nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
-    return torch.where(s, spinning_, where).mean()
+    where, spinning_ = _step_losses(path, human, spin, before)
+    return torch.where(spin[:, 2:], spinning_, where).mean()
 
 
-def _windows(ds: Dataset, episodes, n: int, args: WGANArgs, rng, anchors, device):
-    """(obs, keys held one step earlier, keys) for ``n`` windows, spinner windows turned."""
-    obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(episodes, n, args.window, rng, anchors, args.spinner_share))
+def spinner_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+    """:func:`positional_loss`'s spinner term (radius and angular speed against the
+    human's) averaged over the spinner steps alone; 0 where there are none.  For
+    windows played closed loop beside the teacher forcing (``pretrain_spin_rollouts``):
+    there only the spin is fitted, so the rest of the play keeps its teacher-forced fit."""
+    s = spin[:, 2:]
+    _, spinning_ = _step_losses(path, human, spin, None)
+    return (spinning_ * s).sum() / s.sum().clamp(min=1)
+
+
+def _windows(ds: Dataset, episodes, n: int, args: WGANArgs, rng, anchors, device,
+             length: int | None = None, share: float | None = None):
+    """(obs, keys held one step earlier, keys) for ``n`` windows of ``length`` steps
+    (``args.window``), a share ``share`` (``args.spinner_share``) over spinners, those turned."""
+    length = args.window if length is None else length
+    share = args.spinner_share if share is None else share
+    obs, act, prev = (torch.as_tensor(a, device=device) for a in ds.sample_windows(episodes, n, length, rng, anchors, share))
     theta = torch.as_tensor(rng.uniform(0, 2 * math.pi, n), dtype=torch.float32, device=device)
     theta = torch.where(spinning(obs).any(1), theta, torch.zeros_like(theta))
     obs, act, prev = rotate_about_centre(obs, act, prev, theta, ds.k)
@@ -432,6 +460,13 @@ def train_wgan(args: WGANArgs) -> dict:
                 path, before, key_logits, target = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise, args.pretrain_spin_scale)
                 spin = spinning(obs)
                 pos = positional_loss(path, returning_target(target, before, spin, args.pretrain_return), spin, before)
+                if args.pretrain_spin_rollouts:
+                    s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
+                                                length=SPIN_ROLLOUT_STEPS, share=1.0)
+                    s_path = rollout(gen, s_obs, s_keys, noise)[0]
+                    spun = spinner_loss(s_path, s_obs[..., :2], spinning(s_obs))
+                    pos = pos + spun
+                    losses["generator/spinner_closed_loop"] = spun.item()
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
                 pos = positional_loss(path, obs[..., :2], spinning(obs))

@@ -192,6 +192,39 @@ def test_spinner_features_read_radius_angle_and_turn():
     assert W.positional_loss(wobble, human, spin) > 0.1  # nor is going back and forth
 
 
+def test_the_spinner_loss_fits_the_spin_on_spinner_steps_alone():
+    """--pretrain-spin-rollouts fits closed-loop windows on their spinner steps only:
+    moving the cursor elsewhere costs nothing, a spin of the wrong radius or pace does."""
+    t = torch.linspace(0, 3, 12)
+    human = torch.stack([0.4 * torch.cos(t), 0.4 * torch.sin(t)], -1)[None]
+    spin = torch.zeros(1, 12, dtype=torch.bool)
+    spin[0, 4:] = True
+    elsewhere = human.clone()
+    elsewhere[0, :3] += 0.5  # step 3 stays: the first spinner step's turn starts there
+    assert W.spinner_loss(human, human, spin) < 1e-6
+    assert W.spinner_loss(elsewhere, human, spin) < 1e-6  # off the spinner steps
+    assert W.positional_loss(elsewhere, human, spin) > 0.01
+    assert W.spinner_loss(human * 0.25, human, spin) > 0.01  # too small a circle
+    slow = torch.stack([0.4 * torch.cos(t / 2), 0.4 * torch.sin(t / 2)], -1)[None]
+    half = 3 / 11 / 2  # rad a step short of the human's turn
+    assert torch.allclose(W.spinner_loss(slow, human, spin), torch.tensor(0.5 * half**2), atol=1e-5)  # too slow a spin (SmoothL1)
+    every = torch.ones_like(spin)
+    assert torch.allclose(W.spinner_loss(slow, human, every), W.positional_loss(slow, human, every))
+    assert W.spinner_loss(slow, human, torch.zeros_like(spin)) == 0  # no spinner: nothing to fit
+
+
+def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(demo_dataset, tmp_path):
+    args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=2, batch=4, window=24, hidden=16,
+                      critic_hidden=8, pretrain_steps=2, pretrain_spin_rollouts=3, progress=False)
+    losses = W.train_wgan(args)
+    assert losses["generator/spinner_closed_loop"] > 0
+    assert losses["generator/positional"] > losses["generator/spinner_closed_loop"]  # the teacher-forced term beside it
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, W.SPIN_ROLLOUT_STEPS, 4, spinner_share=1.0)
+    path = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))[0]
+    W.spinner_loss(path, obs[..., :2], spinning(obs)).backward()
+    assert gen.inp[0].weight.grad.abs().sum() > 0  # through the generator's own closed-loop path
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
