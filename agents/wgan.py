@@ -107,6 +107,7 @@ class WGANArgs:
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
     pretrain_spin_rollouts: int = 0  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
+    pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -465,7 +466,7 @@ def train_wgan(args: WGANArgs) -> dict:
                                                 length=SPIN_ROLLOUT_STEPS, share=1.0)
                     s_path = rollout(gen, s_obs, s_keys, noise)[0]
                     spun = spinner_loss(s_path, s_obs[..., :2], spinning(s_obs))
-                    pos = pos + spun
+                    pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)

@@ -214,11 +214,12 @@ def test_the_spinner_loss_fits_the_spin_on_spinner_steps_alone():
 
 
 def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(demo_dataset, tmp_path):
-    args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=2, batch=4, window=24, hidden=16,
-                      critic_hidden=8, pretrain_steps=2, pretrain_spin_rollouts=3, progress=False)
+    args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                      critic_hidden=8, pretrain_steps=2, pretrain_spin_rollouts=3, pretrain_spin_weight=0.5, progress=False)
     losses = W.train_wgan(args)
+    alone = W.train_wgan(replace(args, out=str(tmp_path / "b"), pretrain_spin_weight=0.0))  # the same draws
     assert losses["generator/spinner_closed_loop"] > 0
-    assert losses["generator/positional"] > losses["generator/spinner_closed_loop"]  # the teacher-forced term beside it
+    assert losses["generator/positional"] == pytest.approx(alone["generator/positional"] + 0.5 * losses["generator/spinner_closed_loop"])
     ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, W.SPIN_ROLLOUT_STEPS, 4, spinner_share=1.0)
     path = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))[0]
     W.spinner_loss(path, obs[..., :2], spinning(obs)).backward()
