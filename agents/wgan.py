@@ -217,8 +217,13 @@ def step_input(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor, before:
     return torch.cat([obs, keys, (cur - before) / MOVE_TO_OBS, spin, z, eps], -1)
 
 
-def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: torch.Generator):
+def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: torch.Generator, through_path: bool = True):
     """A window played closed loop by the generator from the human's first two cursors.
+
+    ``through_path`` False: each move starts from its cursor detached, so a step's loss
+    reaches its own move (and the GRU state) but not, through the cursors, every earlier
+    move: a loss on the states the generator visits, as DAgger fits them, without the
+    long products of gradients that a whole closed loop multiplies.
 
     ``obs`` (B, L, D): the human's observations; ``keys`` (B, L, 2): keys held one step
     earlier (conditioning: the generator plays to them).  Returns (cursor (B, L, 2) in obs
@@ -232,10 +237,11 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     cur, before = human[:, 1], human[:, 0]
     path, logits, h = [human[:, 0], human[:, 1]], [], None
     for t in range(1, L - 1):
-        d = cur - human[:, t]
+        c, b = (cur, before) if through_path else (cur.detach(), before.detach())
+        d = c - human[:, t]
         o = obs[:, t] + d[:, :1] * mx[:, t] + d[:, 1:] * my[:, t]
-        move, key_logits, h = gen.step(step_input(o, keys[:, t], cur, before, z, eps[:, t]), h)
-        before, cur = cur, cur + gen.playfield_move(move, cur, o) * MOVE_TO_OBS
+        move, key_logits, h = gen.step(step_input(o, keys[:, t], c, b, z, eps[:, t]), h)
+        before, cur = cur, c + gen.playfield_move(move, c, o) * MOVE_TO_OBS
         path.append(cur)
         logits.append(key_logits)
     path = torch.stack(path, 1)
@@ -464,7 +470,7 @@ def train_wgan(args: WGANArgs) -> dict:
                 if args.pretrain_spin_rollouts:
                     s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
                                                 length=SPIN_ROLLOUT_STEPS, share=1.0)
-                    s_path = rollout(gen, s_obs, s_keys, noise)[0]
+                    s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
                     spun = spinner_loss(s_path, s_obs[..., :2], spinning(s_obs))
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()

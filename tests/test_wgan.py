@@ -87,6 +87,21 @@ def test_rollout_observations_are_what_the_dataset_shows_a_moved_cursor(demo_dat
     assert gen.inp[0].weight.grad.abs().sum() > 0
 
 
+def test_a_rollout_without_gradients_through_its_path_plays_the_same_and_fits_each_move_alone(demo_dataset):
+    """through_path False (the spinner rollouts): the same play, but the last cursor's
+    gradient reaches only the last move, not every move before it through the cursors."""
+    _, obs, prev, gen = _windows_and_generator(demo_dataset, 3, 20, 3)
+    assert not spinning(obs).any()  # moves are (dx, dy): the head's bias moves a cursor one for one
+    keys = prev[..., 2:]
+    whole = W.rollout(gen, obs, keys, torch.Generator().manual_seed(0))[0]
+    local = W.rollout(gen, obs, keys, torch.Generator().manual_seed(0), through_path=False)[0]
+    assert torch.allclose(whole, local)
+    (g_local,) = torch.autograd.grad(local[:, -1, 0].sum(), gen.move.bias)
+    (g_whole,) = torch.autograd.grad(whole[:, -1, 0].sum(), gen.move.bias)
+    assert g_local[0].item() == pytest.approx(3 * W.MOVE_TO_OBS)  # one move per window
+    assert g_whole[0].item() > 5 * 3 * W.MOVE_TO_OBS  # every move of the window
+
+
 def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_cursor(demo_dataset):
     """One GRU pass over a window is the recurrence the agent steps: each move starts from
     the human's cursor shifted by the noise, seen through that cursor's observation."""
