@@ -49,7 +49,7 @@ plays: **closed loop**, on its own cursor.
   ``pretrain_spin_rollouts`` (off by default) plays that many spinner windows closed loop
   beside each teacher-forced step and fits their spin alone (:func:`spinner_loss`): the
   teacher-forced generator turns at the humans' pace, but closed loop a quarter of its
-  spinner windows turned slower than the spinner asks (the humans' tenth).
+  spinner windows turned slower than the spinner asks, against a tenth of the humans'.
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
