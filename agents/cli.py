@@ -511,6 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
         ta.add_argument("--bc-spinner-repeat", type=_positive_int, help="BC warm start: count each spinner step this many times (default 1)")
         ta.add_argument("--checkpoint-every", type=_positive_int, help="rounds between checkpoints (default 10)")
         ta.add_argument("--init", help="start the policy from this gail/airl checkpoint's weights instead of BC")
+        if algo == "gail":
+            ta.add_argument("--generator", help="the policy is this `train wgan` checkpoint's generator, fine-tuned by "
+                                                "recurrent PPO (instead of an MLP warm-started by BC)")
+            ta.add_argument("--critic-warmup-rounds", type=_non_negative_int,
+                            help="with --generator: rounds that train the critic alone first (default 5)")
+            ta.add_argument("--move-log-std", type=float, help="with --generator: log of the moves' noise in 64 px units (default -3)")
+            ta.add_argument("--key-log-std", type=float, help="with --generator: log of the key logits' noise (default -1)")
         ta.set_defaults(func=_train_adversarial, algo=algo)
     ev = sub.add_parser("evaluate", help="play maps with an agent and report accuracy, UR and spinners")
     ev.add_argument("maps", nargs="+", type=Path, help=".osu files or folders of them")

@@ -63,11 +63,12 @@ from osu_env.replay import Replay, load_replay
 from osu_env.rules import Mods
 
 from .dataset import Dataset, Episode, as_trained, keys_on_steps, spinning
-from .key_decoding import MedianKeys
+from .gail_generator import OBS_CURSOR_PX, generator_action_space, generator_targets
+from .key_decoding import MedianKeys, MedianKeysVec
+from .lstm import onednn_off
 from .train import pick_device, save_checkpoint
 
 MOVE_UNIT_PX = 128.0  # a move action of 1 is 128 osu!px in one step; humans move further in 0.03% of steps
-OBS_CURSOR_PX = 256.0  # the observation's cursor is (px - centre) / 256 (features.py)
 CHECKPOINT_FORMAT = 1
 
 
@@ -87,10 +88,15 @@ class OsuSB3VecEnv(VecEnv):
     accuracy) until the trainer collects them.
     """
 
-    def __init__(self, maps: list[Beatmap], num_envs: int = 16, *, k_objects: int = DEFAULT_K, seed: int | None = None):
+    def __init__(self, maps: list[Beatmap], num_envs: int = 16, *, k_objects: int = DEFAULT_K, seed: int | None = None,
+                 generator_actions: bool = False, spin_frame: bool = False):
         self.venv = OsuVectorEnv(maps, num_envs, k_objects=k_objects)
         self.render_mode = None
-        super().__init__(num_envs, observation_space(k_objects, 1), move_space())
+        super().__init__(num_envs, observation_space(k_objects, 1), generator_action_space() if generator_actions else move_space())
+        # ``generator_actions``: the WGAN generator's moves and key logits (agents.gail_generator)
+        self.generator_actions, self.spin_frame = generator_actions, spin_frame
+        self._median = MedianKeysVec(num_envs)
+        self._obs = np.zeros((num_envs, obs_size(k_objects)), np.float32)
         self._seed = seed
         self._actions = np.zeros((num_envs, 4))
         self._keys = np.full((num_envs, 2), -1.0, np.float32)
@@ -105,20 +111,26 @@ class OsuSB3VecEnv(VecEnv):
         obs, _ = self.venv.reset(seed=self._seed)
         self._seed = None  # a second reset draws new maps, as SB3 expects
         self._keys[:] = -1.0
+        self._median.reset(slice(None))
+        self._obs = obs
         return with_keys(obs, self._keys)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, np.float64)
 
     def step_wait(self):
-        a = np.clip(self._actions, -1.0, 1.0)
-        x, y = self.venv.cursor.T
-        target = np.empty_like(a)
-        target[:, 0] = (x + a[:, 0] * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
-        target[:, 1] = (y + a[:, 1] * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
-        target[:, 2:] = a[:, 2:]
+        if self.generator_actions:
+            target = generator_targets(self.venv.cursor, self._obs, self._actions, self._median, self.spin_frame)
+        else:
+            a = np.clip(self._actions, -1.0, 1.0)
+            x, y = self.venv.cursor.T
+            target = np.empty_like(a)
+            target[:, 0] = (x + a[:, 0] * MOVE_UNIT_PX - ACTION_CENTRE_PX[0]) / ACTION_HALF_RANGE_PX
+            target[:, 1] = (y + a[:, 1] * MOVE_UNIT_PX - ACTION_CENTRE_PX[1]) / ACTION_HALF_RANGE_PX
+            target[:, 2:] = a[:, 2:]
         obs, rewards, done, _, info = self.venv.step(target)
-        self._keys[:] = np.where(a[:, 2:] > 0, 1.0, -1.0)
+        self._obs = obs
+        self._keys[:] = np.where(target[:, 2:] > 0, 1.0, -1.0)
         self.last_rewards = rewards.astype(np.float32)
         infos: list[dict] = [{} for _ in range(self.num_envs)]
         for e in np.flatnonzero(done):
@@ -126,6 +138,7 @@ class OsuSB3VecEnv(VecEnv):
             infos[e] = {**info["final_info"][e], "terminal_observation": last, "TimeLimit.truncated": False}
             self.finished.append(info["final_info"][e])
         self._keys[done] = -1.0  # a new play starts with no key held
+        self._median.reset(done)
         return with_keys(obs, self._keys), self.last_rewards.copy(), done, infos
 
     def close(self) -> None:
@@ -159,9 +172,10 @@ def observation_space(k_objects: int, n_stack: int) -> spaces.Box:
 
 
 def make_vec_env(maps: list[Beatmap], num_envs: int, n_stack: int, *, k_objects: int = DEFAULT_K,
-                 seed: int | None = None) -> tuple[VecFrameStack, OsuSB3VecEnv]:
-    """(frame-stacked venv for training, the raw one under it)."""
-    raw = OsuSB3VecEnv(maps, num_envs, k_objects=k_objects, seed=seed)
+                 seed: int | None = None, **actions) -> tuple[VecFrameStack, OsuSB3VecEnv]:
+    """(frame-stacked venv for training, the raw one under it); ``actions``: how
+    :class:`OsuSB3VecEnv` reads them."""
+    raw = OsuSB3VecEnv(maps, num_envs, k_objects=k_objects, seed=seed, **actions)
     return VecFrameStack(raw, n_stack), raw
 
 
@@ -272,12 +286,21 @@ def _as_acted(action: torch.Tensor) -> torch.Tensor:
     return torch.cat([action[:, :2].clamp(-1.0, 1.0), torch.where(action[:, 2:] > 0, 1.0, -1.0)], -1)
 
 
-def discriminator_net(algo: str, observation_space, action_space, hidden: tuple[int, ...]):
+def discriminator_net(algo: str, observation_space, action_space, hidden: tuple[int, ...], states_only: bool = False):
     """The discriminator's reward net: imitation's BasicRewardNet (GAIL) or
     BasicShapedRewardNet (AIRL), with inputs normalised by a running mean and actions
-    seen as acted (keys +-1, the move clipped)."""
+    seen as acted (keys +-1, the move clipped).
+
+    ``states_only`` (GAIL): it sees the frame stack after the step alone, the cursor's
+    last 8 positions and the keys held, and no action (GAIfO, Torabi et al. 2018).  The
+    generator policy's actions are polar on spinners and its keys logits; what a person
+    sees is where the cursor went and what was pressed, and the stack holds both."""
     from imitation.rewards.reward_nets import BasicRewardNet, BasicShapedRewardNet
     from imitation.util.networks import RunningNorm
+
+    if states_only:
+        return BasicRewardNet(observation_space, action_space, use_state=False, use_action=False, use_next_state=True,
+                              hid_sizes=hidden, normalize_input_layer=RunningNorm)
 
     class Acted:
         def preprocess(self, state, action, next_state, done):
@@ -310,6 +333,10 @@ class AdversarialArgs:
     disc_updates: int = 2  # discriminator updates per round
     bc_batches: int = 10000  # BC warm-start batches of 256 (0: none); 30,000 measured no better (README)
     init: str | None = None  # start the policy from this gail/airl checkpoint's weights instead of BC
+    generator: str | None = None  # GAIL only: the policy is this `train wgan` checkpoint's generator (agents.gail_generator)
+    critic_warmup_rounds: int = 5  # with --generator: rounds that train the critic alone before the actor moves
+    move_log_std: float = -3.0  # with --generator: the moves' Gaussian noise (e^-3 x 64 px = 3.2 px)
+    key_log_std: float = -1.0  # with --generator: the key logits' Gaussian noise
     bc_cursor_noise_px: float = 12.0  # BC warm start: push the demonstrated cursor off by N(0, this) px per step (DART)
     bc_spinner_repeat: int = 1  # BC warm start: each step over a spinner counts this many times (10 measured no better)
     ppo_epochs: int = 5
@@ -352,6 +379,11 @@ def train_adversarial(args: AdversarialArgs) -> dict:
 
     if args.algo not in ("gail", "airl"):
         raise OsuInputError(f"unknown adversarial algorithm {args.algo!r} (gail or airl)")
+    if args.generator and args.algo != "gail":
+        raise OsuInputError("--generator is for GAIL: AIRL's reward needs the policy's log-probabilities, "
+                            "which a recurrent policy gives only along its own states")
+    if args.generator and args.n_stack < 2:
+        raise OsuInputError("--generator needs --n-stack 2 or more: the generator's input holds its last move")
     out = Path(args.out)
     if (out / "meta.json").exists() and not (args.resume or args.force):
         raise OsuInputError(f"{out}: holds a run already; pass --resume to continue it or --force to start over")
@@ -364,23 +396,55 @@ def train_adversarial(args: AdversarialArgs) -> dict:
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
 
+    gen_config = None
+    if args.generator:
+        from .wgan import load_generator
+
+        gen, wgan_config = load_generator(args.generator, device)
+        gen_config = wgan_config["generator"]
+        if int(gen_config["obs_size"]) != obs_size(ds.k):
+            raise OsuInputError(f"{args.generator}: a generator for {gen_config['obs_size']} observation features, "
+                                f"the dataset has {obs_size(ds.k)}")
     plays, maps = human_plays(train_eps, args.progress)
     demo_kwargs = {"step_ms": ds.meta["step_ms"], "k_objects": ds.k}
-    venv, raw = make_vec_env(maps, args.envs, args.n_stack, k_objects=ds.k, seed=args.seed)
+    actions = {"generator_actions": True, "spin_frame": bool(gen_config["spin_frame"])} if gen_config else {}
+    venv, raw = make_vec_env(maps, args.envs, args.n_stack, k_objects=ds.k, seed=args.seed, **actions)
     transitions = rollout.flatten_trajectories(human_trajectories(plays, args.n_stack, **demo_kwargs))
     logger = imit_logger.configure(str(out / "tb"), ["tensorboard"])
-    policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
-    policy_kwargs_sb3 = {**policy_kwargs, "features_extractor_class": StandardizedObs}
     resuming = args.resume and (out / "ppo.zip").exists()
-    if resuming:
-        ppo = PPO.load(out / "ppo.zip", env=venv, device=device)
+    ppo_kwargs = {"n_steps": args.n_steps, "batch_size": args.ppo_batch, "n_epochs": args.ppo_epochs,
+                  "learning_rate": args.lr, "ent_coef": 0.0, "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.1,
+                  "device": device, "seed": args.seed, "verbose": 0}
+    if gen_config:
+        from sb3_contrib import RecurrentPPO
+
+        from .gail_generator import GeneratorPolicy, generator_policy_kwargs, load_generator_weights
+
+        policy_kwargs = generator_policy_kwargs(gen_config, args.move_log_std, args.key_log_std)
+        if resuming:
+            ppo = RecurrentPPO.load(out / "ppo.zip", env=venv, device=device)
+        else:
+            ppo = RecurrentPPO(GeneratorPolicy, venv, policy_kwargs=policy_kwargs, **ppo_kwargs)
+            load_generator_weights(ppo.policy, gen)
     else:
-        ppo = PPO("MlpPolicy", venv, n_steps=args.n_steps, batch_size=args.ppo_batch, n_epochs=args.ppo_epochs,
-                  learning_rate=args.lr, ent_coef=0.0, gamma=0.99, gae_lambda=0.95, clip_range=0.1,
-                  policy_kwargs=policy_kwargs_sb3, device=device, seed=args.seed, verbose=0)
-        ppo.policy.features_extractor.set_stats(transitions.obs)
-    reward_net = discriminator_net(args.algo, venv.observation_space, venv.action_space, tuple(args.hidden))
+        policy_kwargs = {"net_arch": list(args.hidden), "log_std_init": args.log_std_init}
+        if resuming:
+            ppo = PPO.load(out / "ppo.zip", env=venv, device=device)
+        else:
+            ppo = PPO("MlpPolicy", venv, policy_kwargs={**policy_kwargs, "features_extractor_class": StandardizedObs},
+                      **ppo_kwargs)
+            ppo.policy.features_extractor.set_stats(transitions.obs)
+    reward_net = discriminator_net(args.algo, venv.observation_space, venv.action_space, tuple(args.hidden),
+                                   states_only=bool(gen_config))
     algo = GAIL if args.algo == "gail" else AIRL
+    if gen_config:
+        class RecurrentGAIL(GAIL):
+            def _get_log_policy_act_prob(self, obs_th, acts_th):
+                """None: GAIL's discriminator does not use it, and a recurrent policy has
+                no log-probabilities without its states (imitation asks without them)."""
+                return None
+
+        algo = RecurrentGAIL
     trainer = algo(demonstrations=transitions, demo_batch_size=args.demo_batch, gen_replay_buffer_capacity=args.envs * args.n_steps,
                    n_disc_updates_per_round=args.disc_updates, venv=venv, gen_algo=ppo, reward_net=reward_net,
                    allow_variable_horizon=True, disc_opt_kwargs={"lr": args.disc_lr}, custom_logger=logger)
@@ -399,6 +463,8 @@ def train_adversarial(args: AdversarialArgs) -> dict:
         start = int(state["round"])
         history = json.loads((out / "meta.json").read_text()).get("history", [])[:start]
         print(f"resuming from round {start} ({out})", flush=True)
+    elif gen_config:
+        pass  # the generator's weights are the warm start
     elif args.init:
         weights = torch.load(Path(args.init) / "policy.pt", map_location=device, weights_only=True)["policy"]
         try:
@@ -423,11 +489,16 @@ def train_adversarial(args: AdversarialArgs) -> dict:
 
     meta = {"format": CHECKPOINT_FORMAT, "algo": args.algo, "obs_size": obs_size(ds.k), "k_objects": ds.k,
             "n_stack": args.n_stack, "move_unit_px": MOVE_UNIT_PX, "step_ms": ds.meta["step_ms"],
-            "policy_kwargs": policy_kwargs, "args": {**asdict(args), "hidden": list(args.hidden)}}
+            "policy": "generator" if gen_config else "mlp", "generator_config": gen_config,
+            "policy_kwargs": {k: v for k, v in policy_kwargs.items() if k != "features_extractor_class"},
+            "args": {**asdict(args), "hidden": list(args.hidden)}}
     rounds = max(1, args.timesteps // trainer.gen_train_timesteps)
     t0 = time.perf_counter()
     metrics: dict = {}
     for r in tqdm(range(start, rounds), initial=start, total=rounds, desc=args.algo, disable=not args.progress):
+        if gen_config:  # the critic starts from nothing: let it learn the returns before the actor follows its advantages
+            for p in ppo.policy.actor_parameters():
+                p.requires_grad_(r >= args.critic_warmup_rounds)
         trainer.train_gen(trainer.gen_train_timesteps)
         stats = [trainer.train_disc() for _ in range(args.disc_updates)]
         last = stats[-1]
@@ -464,8 +535,15 @@ def load_adversarial_policy(checkpoint: str | Path, device: str = "cpu"):
             raise ValueError("meta.json is not a gail/airl checkpoint's")
         weights = torch.load(path / "policy.pt", map_location=device, weights_only=True)["policy"]
         obs_space = observation_space(int(meta["k_objects"]), int(meta["n_stack"]))
-        policy = ActorCriticPolicy(obs_space, move_space(), lambda _: 0.0, features_extractor_class=StandardizedObs,
-                                   **meta["policy_kwargs"])
+        if meta.get("policy") == "generator":
+            from .gail_generator import generator_policy_kwargs, make_generator_policy
+
+            a = meta["args"]
+            policy = make_generator_policy(obs_space, meta["generator_config"], generator_policy_kwargs(
+                meta["generator_config"], a["move_log_std"], a["key_log_std"]))
+        else:
+            policy = ActorCriticPolicy(obs_space, move_space(), lambda _: 0.0, features_extractor_class=StandardizedObs,
+                                       **meta["policy_kwargs"])
         policy.load_state_dict(weights)
     except FileNotFoundError as e:
         raise AgentError(f"{path}: not a gail/airl checkpoint (no {Path(e.filename).name})") from None
@@ -504,14 +582,34 @@ class AdversarialAgent:
         self.stack = np.zeros((self.n_stack, int(self.meta["obs_size"]) + 2), np.float32)
         self.keys = np.full(2, -1.0, np.float32)
         self.median_keys = MedianKeys()
+        self.median_vec = MedianKeysVec(1)
+        self.states = None
         self.gen = torch.Generator(device="cpu").manual_seed(seed or 0)
         return None  # the env's own step grid
+
+    def _generator_act(self, o: torch.Tensor, obs: np.ndarray) -> np.ndarray:
+        """One step of a ``--generator`` policy: its GRU state carries on, and its action
+        reaches the env as in training (:func:`agents.gail_generator.generator_targets`)."""
+        p = self.policy
+        if self.states is None:
+            self.states = (torch.zeros(p.lstm_hidden_state_shape), torch.zeros(p.lstm_hidden_state_shape))
+        with onednn_off():  # one step at a time (see onednn_off)
+            latent, self.states = p._process_sequence(p.pi_features_extractor(o), self.states, torch.zeros(1), p.lstm_actor)
+        dist = p._get_action_dist_from_latent(p.mlp_extractor.forward_actor(latent)).distribution
+        mean, std = dist.mean[0].cpu(), dist.stddev[0].cpu()
+        a = mean + self.temperature * std * torch.randn(4, generator=self.gen) if self.temperature > 0 else mean
+        cursor = obs[None, :2] * OBS_CURSOR_PX + ACTION_CENTRE_PX
+        target = generator_targets(cursor, obs[None], a.numpy()[None], self.median_vec, bool(self.meta["generator_config"]["spin_frame"]))[0]
+        self.keys = target[2:].astype(np.float32)
+        return target
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, t_ms: float) -> np.ndarray:
         self.stack = np.roll(self.stack, -1, axis=0)
         self.stack[-1] = with_keys(obs[None], self.keys[None])[0]
         o = torch.as_tensor(self.stack.reshape(1, -1), device=self.device)
+        if self.meta.get("policy") == "generator":
+            return self._generator_act(o, obs)
         dist = self.policy.get_distribution(o).distribution
         mean, std = dist.mean[0].cpu(), dist.stddev[0].cpu()
         a = mean + self.temperature * std * torch.randn(4, generator=self.gen) if self.temperature > 0 else mean.clone()

@@ -7,6 +7,8 @@ switch time instead; the BC and GAIL/AIRL players share it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 
 class MedianKeys:
     """Two keys, each flipped once the chance of having flipped by now passes 0.5: the
@@ -32,3 +34,31 @@ class MedianKeys:
             j = int(p_down[1] > p_down[0])
             self.down[j], self.survival[j] = True, 1.0
         return list(self.down)
+
+
+class MedianKeysVec:
+    """:class:`MedianKeys` for ``n`` plays at once (numpy), for a vector env's actions."""
+
+    def __init__(self, n: int):
+        self.down = np.zeros((n, 2), bool)
+        self.survival = np.ones((n, 2))
+
+    def reset(self, which: np.ndarray) -> None:
+        """Start the plays ``which`` (a mask or indices) again with no key held."""
+        self.down[which] = False
+        self.survival[which] = 1.0
+
+    def step(self, p_down: np.ndarray, hold_one: np.ndarray | None = None) -> np.ndarray:
+        """The keys held this step (n, 2) given P(down) (n, 2); where ``hold_one`` (n,) is
+        set, :meth:`MedianKeys.hold_one` after the step."""
+        self.survival *= np.where(self.down, p_down, 1.0 - p_down)
+        flip = self.survival < 0.5
+        self.down ^= flip
+        self.survival[flip] = 1.0
+        if hold_one is not None:
+            none = hold_one & ~self.down.any(1)
+            j = (p_down[:, 1] > p_down[:, 0]).astype(int)
+            rows = np.flatnonzero(none)
+            self.down[rows, j[rows]] = True
+            self.survival[rows, j[rows]] = 1.0
+        return self.down.copy()
