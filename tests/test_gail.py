@@ -146,3 +146,111 @@ def test_train_gail_command_and_foreign_checkpoints(demo_dataset, tmp_path, caps
         make_agent("gail", checkpoint=tmp_path / "junk")
     with pytest.raises(AgentError, match="no meta.json"):
         make_agent("gail", checkpoint=tmp_path)
+
+
+# --------------------------------------------------------------------- the generator as GAIL's policy
+@pytest.fixture(scope="module")
+def tiny_generator(demo_dataset, tmp_path_factory):
+    from agents import wgan as W
+
+    out = tmp_path_factory.mktemp("wgan")
+    W.train_wgan(W.WGANArgs(data=str(demo_dataset / "ds"), out=str(out), steps=2, batch=4, window=24, hidden=16,
+                            critic_hidden=8, pretrain_steps=1, spin_frame=True, progress=False))
+    return out
+
+
+def test_median_keys_for_many_plays_is_median_keys_for_each():
+    from agents.key_decoding import MedianKeys, MedianKeysVec
+
+    rng = np.random.default_rng(0)
+    p = rng.random((200, 3, 2)) ** 3  # mostly unlikely switches, some sure ones
+    spin = rng.random((200, 3)) < 0.2
+    one, many = [MedianKeys() for _ in range(3)], MedianKeysVec(3)
+    for t in range(200):
+        if t == 100:
+            many.reset(np.array([False, True, False]))
+            one[1] = MedianKeys()
+        got = many.step(p[t], hold_one=spin[t])
+        for i, m in enumerate(one):
+            m.step(p[t, i].tolist())
+            if spin[t, i]:
+                m.hold_one(p[t, i].tolist())
+        assert got.tolist() == [m.down for m in one]
+
+
+def test_the_env_side_spinner_frame_is_the_generators():
+    from agents.gail_generator import spinner_frame_np
+    from agents.wgan import spinner_frame
+
+    rng = np.random.default_rng(1)
+    move, cur, spin = rng.normal(size=(64, 2)), rng.normal(size=(64, 2)) * 0.4, rng.random(64) < 0.5
+    cur[0] = 0.0  # at the centre the outward direction is x
+    want = spinner_frame(torch.as_tensor(move), torch.as_tensor(cur), torch.as_tensor(spin)).numpy()
+    np.testing.assert_allclose(spinner_frame_np(move, cur, spin), want, atol=1e-12)
+
+
+def test_the_policy_starts_as_the_generator_at_zero_style_and_noise(demo_dataset, tiny_generator, tmp_path):
+    """The warm start is exact: along a play of the demo map, the policy's mean action is
+    the generator's move and key logits, step for step, its GRU state carried by
+    sb3-contrib's sequence code (episode starts included)."""
+    from agents.gail_generator import generator_policy_kwargs, load_generator_weights, make_generator_policy
+    from agents.wgan import load_generator, step_input
+
+    gen, config = load_generator(tiny_generator)
+    bm = load_beatmap(DEMO_MAP)
+    venv, raw = make_vec_env([bm], 2, 3, generator_actions=True, spin_frame=True, seed=0)
+    policy = make_generator_policy(venv.observation_space, config["generator"],
+                                   generator_policy_kwargs(config["generator"], -3.0, -1.0))
+    load_generator_weights(policy, gen)
+    obs = venv.reset()
+    states = (torch.zeros(2, 2, 16), torch.zeros(2, 2, 16))
+    h, before, keys = None, None, torch.zeros(2, 2)
+    starts = torch.ones(2)
+    frame = obs.shape[1] // 3
+    with torch.no_grad():
+        for t in range(40):
+            o = torch.as_tensor(obs)
+            latent, states = policy._process_sequence(policy.pi_features_extractor(o), states, starts, policy.lstm_actor)
+            mean = policy._get_action_dist_from_latent(policy.mlp_extractor.forward_actor(latent)).distribution.mean
+            last = o[:, -frame:-2]
+            cur = last[:, :2]
+            z = torch.zeros(2, gen.style + gen.noise)
+            move, logits, h = gen.step(step_input(last, keys, cur, cur if before is None else before,
+                                                  z[:, :gen.style], z[:, gen.style:]), h)
+            torch.testing.assert_close(mean, torch.cat([move, logits], 1), atol=1e-5, rtol=1e-5)
+            obs, _, done, _ = venv.step(mean.numpy())
+            assert not done.any()
+            before, keys, starts = cur, torch.as_tensor((obs[:, -2:] + 1) / 2), torch.zeros(2)
+    assert policy.log_std.detach().tolist() == [-3.0, -3.0, -1.0, -1.0]
+
+
+def test_gail_fine_tunes_a_generator_on_cpu_and_plays_it(demo_dataset, tiny_generator, tmp_path):
+    out = tmp_path / "gen"
+    args = AdversarialArgs(data=str(demo_dataset / "ds"), out=str(out), generator=str(tiny_generator),
+                           critic_warmup_rounds=1, judgement_weight=1.0, **{**TINY, "timesteps": 3 * 4 * 128})
+    before = make_agent("gail", checkpoint=_frozen(args, tmp_path))  # critic rounds only: the actor is the generator
+    m = train_adversarial(args)
+    assert [h["round"] for h in m["history"]] == [1, 2, 3]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["policy"] == "generator" and meta["generator_config"]["hidden"] == 16
+    agent = make_agent("gail", checkpoint=out, temperature=0)
+    moved = [a.detach() - b.detach() for a, b in zip(agent.policy.lstm_actor.parameters(), before.policy.lstm_actor.parameters())]
+    assert max(float(d.abs().max()) for d in moved) > 0  # the actor trained after its warm-up round
+    bm = load_beatmap(DEMO_MAP)
+    p = play(agent, bm, seed=0)
+    assert sum(p.result.counts) == bm.n_objects
+    path = tmp_path / "play.osr"
+    save_replay(p.to_replay(), path)
+    assert judge(bm, load_replay(path)).counts == p.result.counts
+    assert play(agent, bm, seed=0).result.counts == p.result.counts
+    m = train_adversarial(AdversarialArgs(**{**vars(args), "timesteps": 4 * 4 * 128, "resume": True}))
+    assert [h["round"] for h in m["history"]] == [1, 2, 3, 4]
+    with pytest.raises(OsuInputError, match="--generator is for GAIL"):
+        train_adversarial(AdversarialArgs(**{**vars(args), "algo": "airl", "out": str(tmp_path / "airl")}))
+
+
+def _frozen(args: AdversarialArgs, tmp_path):
+    """A one-round run whose actor never trained (its critic warm-up outlasts it)."""
+    out = tmp_path / "frozen"
+    train_adversarial(AdversarialArgs(**{**vars(args), "out": str(out), "timesteps": 4 * 128, "critic_warmup_rounds": 5}))
+    return out
