@@ -496,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 500)")
     tk.set_defaults(func=_train_keys)
     for algo, what in (("gail", "GAIL"), ("airl", "AIRL")):
-        ta = models.add_parser(algo, help=f"{what} with imitation and PPO in the env, warm-started by BC")
+        ta = models.add_parser(algo, help=f"{what} with imitation and PPO in the env, warm-started by BC"
+                                  + (" or from a wgan generator" if algo == "gail" else ""))
         _train_common(ta)
         ta.add_argument("--timesteps", type=_positive_int, help="env steps of adversarial training (default 1,000,000)")
         ta.add_argument("--envs", type=_positive_int, help="plays stepped together (default 16)")

@@ -32,6 +32,9 @@ The pieces, each chosen for a reason:
   a function of the map alone and ``allow_variable_horizon=True`` carries no bias.
 - **Warm start.** The PPO policy is first fitted to the demonstrations with
   ``imitation``'s BC, so adversarial training starts from a player that hits notes.
+- **Or the WGAN generator as the policy** (``--generator``, GAIL only): recurrent PPO
+  (sb3-contrib) whose actor is a ``train wgan`` generator, weight for weight, with a
+  discriminator on states alone (:mod:`agents.gail_generator` says why each piece is so).
 
 Checkpoints: ``ppo.zip`` (SB3's ``.save``, for ``--resume``), ``policy.pt`` (the policy's
 weights, loaded with ``weights_only=True`` to play), ``adversarial.pt`` (discriminator,
