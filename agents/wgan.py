@@ -46,7 +46,7 @@ plays: **closed loop**, on its own cursor.
   turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
   also shows the teacher-forced generator spins off a person's radius
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
-  ``pretrain_spin_rollouts`` (off by default) plays that many spinner windows closed loop
+  ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows closed loop
   beside each teacher-forced step and fits their spin alone (:func:`spinner_loss`): the
   teacher-forced generator turns at the humans' pace, but closed loop a quarter of its
   spinner windows turned slower than the spinner asks, against a tenth of the humans'.
@@ -106,7 +106,7 @@ class WGANArgs:
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
-    pretrain_spin_rollouts: int = 0  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
+    pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
