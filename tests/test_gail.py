@@ -247,6 +247,8 @@ def test_gail_fine_tunes_a_generator_on_cpu_and_plays_it(demo_dataset, tiny_gene
     assert [h["round"] for h in m["history"]] == [1, 2, 3, 4]
     with pytest.raises(OsuInputError, match="--generator is for GAIL"):
         train_adversarial(AdversarialArgs(**{**vars(args), "algo": "airl", "out": str(tmp_path / "airl")}))
+    with pytest.raises(AgentError, match="no such checkpoint"):
+        train_adversarial(AdversarialArgs(**{**vars(args), "generator": str(tmp_path / "nothing"), "out": str(tmp_path / "x")}))
 
 
 def _frozen(args: AdversarialArgs, tmp_path):
