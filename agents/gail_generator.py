@@ -15,7 +15,8 @@ sb3-contrib's ``RecurrentPPO``, weight for weight, so GAIL fine-tunes it in the 
   GRU, so :class:`GRUAsLSTM` carries ``c`` along untouched.  The critic has no recurrence
   of its own: its own copy of the input layer, then an MLP.
 - **Actions as the generator emits them.** (dx, dy) in 64 px units, or on spinner steps
-  (outward, turn in radians) about the centre (:func:`agents.wgan.spinner_frame`), and
+  (outward, turn in radians) about the centre (:func:`agents.wgan.spinner_frame`, which
+  the env side calls too), and
   two key logits.  The env side (:func:`generator_targets`) turns a move into the next
   cursor and the logits into presses by median switching (:class:`MedianKeysVec`, as
   every trained player decodes keys), holding a key through spinners: so training and
@@ -34,28 +35,17 @@ from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX
 
 from .dataset import spinning
 from .key_decoding import MedianKeysVec
-from .wgan import MOTION, MOVE_TO_OBS, Generator, step_input
+from .wgan import MOTION, MOVE_TO_OBS, Generator, spinner_frame, step_input
 
 OBS_CURSOR_PX = 256.0  # the observation's cursor is (px - centre) / 256 (features.py)
 MOVE_LIMIT = 2.0  # a move of at most 2 x 64 px a step (humans move further in 0.03% of steps)
 KEY_LOGIT_LIMIT = 20.0  # SB3 clips actions to the space: key logits keep their sign and size
+ACTION_LIMIT = np.array([MOVE_LIMIT, MOVE_LIMIT, KEY_LOGIT_LIMIT, KEY_LOGIT_LIMIT], np.float32)
 
 
 def generator_action_space() -> spaces.Box:
     """(move x, move y) in 64 px units (spinner steps: outward, turn), two key logits."""
-    lim = np.array([MOVE_LIMIT, MOVE_LIMIT, KEY_LOGIT_LIMIT, KEY_LOGIT_LIMIT], np.float32)
-    return spaces.Box(-lim, lim, dtype=np.float32)
-
-
-def spinner_frame_np(move: np.ndarray, cur: np.ndarray, spin: np.ndarray) -> np.ndarray:
-    """:func:`agents.wgan.spinner_frame` in numpy, for the env side: the move (n, 2) in
-    playfield axes (64 px units) from the cursor ``cur`` (obs units)."""
-    r = np.linalg.norm(cur, axis=-1, keepdims=True)
-    u = np.where(r > 1e-3, cur / np.maximum(r, 1e-3), np.array([1.0, 0.0]))
-    c, s = np.cos(move[:, 1:]), np.sin(move[:, 1:])
-    turned = np.concatenate([c * cur[:, :1] - s * cur[:, 1:], s * cur[:, :1] + c * cur[:, 1:]], -1)
-    polar = (turned - cur) / MOVE_TO_OBS + move[:, :1] * u
-    return np.where(spin[:, None], polar, move)
+    return spaces.Box(-ACTION_LIMIT, ACTION_LIMIT, dtype=np.float32)
 
 
 def generator_targets(cursor_px: np.ndarray, obs: np.ndarray, action: np.ndarray, keys: MedianKeysVec,
@@ -64,10 +54,12 @@ def generator_targets(cursor_px: np.ndarray, obs: np.ndarray, action: np.ndarray
     ``obs`` (n, D) with the cursor at ``cursor_px``: the next cursor, and the keys after
     median switching on sigmoid(logit) (one held while a spinner runs).  ``keys`` is
     updated in place."""
-    a = np.clip(np.asarray(action, np.float64), -generator_action_space().high, generator_action_space().high)
+    a = np.clip(np.asarray(action, np.float64), -ACTION_LIMIT, ACTION_LIMIT)
     spin = spinning(obs)
     cur = (cursor_px - ACTION_CENTRE_PX) / OBS_CURSOR_PX
-    move = spinner_frame_np(a[:, :2], cur, spin) if spin_frame else a[:, :2]
+    move = a[:, :2]
+    if spin_frame:  # the generator's own polar frame on spinner steps, one implementation for both sides
+        move = spinner_frame(torch.from_numpy(move), torch.from_numpy(cur), torch.from_numpy(spin)).numpy()
     nxt = np.clip(cur + move * MOVE_TO_OBS, -2.0, 2.0)  # where the env lets a cursor go (px / 256)
     down = keys.step(1.0 / (1.0 + np.exp(-a[:, 2:])), hold_one=spin)
     target = np.empty((len(a), 4))

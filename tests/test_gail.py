@@ -103,17 +103,21 @@ def test_a_tiny_run_trains_checkpoints_and_plays_the_demo_map(demo_dataset, tmp_
     torch.load(out / "policy.pt", weights_only=True)
     torch.load(out / "adversarial.pt", weights_only=True)
     assert any((out / "tb").rglob("events.out.tfevents.*"))
-    agent = make_agent(algo, checkpoint=out, temperature=0.5)
+    _plays_the_demo_map_and_reads_back(make_agent(algo, checkpoint=out, temperature=0.5), tmp_path)
+    with pytest.raises(AgentError, match=f"a {algo} checkpoint"):
+        make_agent("airl" if algo == "gail" else "gail", checkpoint=out)
+
+
+def _plays_the_demo_map_and_reads_back(agent, tmp_path) -> None:
+    """The agent plays every object of the demo map, its .osr judges the same when read
+    back, and the same seed plays the same."""
     bm = load_beatmap(DEMO_MAP)
     p = play(agent, bm, seed=0)
     assert sum(p.result.counts) == bm.n_objects
     path = tmp_path / "play.osr"
     save_replay(p.to_replay(), path)
     assert judge(bm, load_replay(path)).counts == p.result.counts
-    again = play(agent, bm, seed=0)
-    assert again.result.counts == p.result.counts  # seeded
-    with pytest.raises(AgentError, match=f"a {algo} checkpoint"):
-        make_agent("airl" if algo == "gail" else "gail", checkpoint=out)
+    assert play(agent, bm, seed=0).result.counts == p.result.counts  # seeded
 
 
 def test_resume_continues_and_an_existing_run_is_not_overwritten(demo_dataset, tmp_path):
@@ -178,15 +182,25 @@ def test_median_keys_for_many_plays_is_median_keys_for_each():
         assert got.tolist() == [m.down for m in one]
 
 
-def test_the_env_side_spinner_frame_is_the_generators():
-    from agents.gail_generator import spinner_frame_np
-    from agents.wgan import spinner_frame
+def test_the_env_side_moves_the_cursor_in_the_generators_spinner_frame():
+    from agents.dataset import spinning
+    from agents.gail_generator import OBS_CURSOR_PX, generator_targets
+    from agents.key_decoding import MedianKeysVec
+    from agents.wgan import MOVE_TO_OBS, spinner_frame
+    from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX
+    from osu_env.features import GLOBAL_FEATURES
 
     rng = np.random.default_rng(1)
-    move, cur, spin = rng.normal(size=(64, 2)), rng.normal(size=(64, 2)) * 0.4, rng.random(64) < 0.5
+    move, cur, spin = rng.normal(size=(64, 2)) * 0.3, rng.normal(size=(64, 2)) * 0.4, rng.random(64) < 0.5
     cur[0] = 0.0  # at the centre the outward direction is x
-    want = spinner_frame(torch.as_tensor(move), torch.as_tensor(cur), torch.as_tensor(spin)).numpy()
-    np.testing.assert_allclose(spinner_frame_np(move, cur, spin), want, atol=1e-12)
+    obs = np.zeros((64, 80))
+    obs[spin, GLOBAL_FEATURES + 11] = obs[spin, GLOBAL_FEATURES + 12] = 1.0  # a spinner under way
+    assert (spinning(obs) == spin).all()
+    action = np.concatenate([move, np.full((64, 2), -5.0)], 1)
+    target = generator_targets(cur * OBS_CURSOR_PX + ACTION_CENTRE_PX, obs, action, MedianKeysVec(64), spin_frame=True)
+    want = cur + spinner_frame(torch.as_tensor(move), torch.as_tensor(cur), torch.as_tensor(spin)).numpy() * MOVE_TO_OBS
+    np.testing.assert_allclose(target[:, :2], want * OBS_CURSOR_PX / ACTION_HALF_RANGE_PX, atol=1e-12)
+    assert not np.allclose(target[spin, :2], ((cur + move * MOVE_TO_OBS) * OBS_CURSOR_PX / ACTION_HALF_RANGE_PX)[spin])
 
 
 def test_the_policy_starts_as_the_generator_at_zero_style_and_noise(demo_dataset, tiny_generator, tmp_path):
@@ -236,13 +250,7 @@ def test_gail_fine_tunes_a_generator_on_cpu_and_plays_it(demo_dataset, tiny_gene
     agent = make_agent("gail", checkpoint=out, temperature=0)
     moved = [a.detach() - b.detach() for a, b in zip(agent.policy.lstm_actor.parameters(), before.policy.lstm_actor.parameters())]
     assert max(float(d.abs().max()) for d in moved) > 0  # the actor trained after its warm-up round
-    bm = load_beatmap(DEMO_MAP)
-    p = play(agent, bm, seed=0)
-    assert sum(p.result.counts) == bm.n_objects
-    path = tmp_path / "play.osr"
-    save_replay(p.to_replay(), path)
-    assert judge(bm, load_replay(path)).counts == p.result.counts
-    assert play(agent, bm, seed=0).result.counts == p.result.counts
+    _plays_the_demo_map_and_reads_back(agent, tmp_path)
     m = train_adversarial(AdversarialArgs(**{**vars(args), "timesteps": 4 * 4 * 128, "resume": True}))
     assert [h["round"] for h in m["history"]] == [1, 2, 3, 4]
     with pytest.raises(OsuInputError, match="--generator is for GAIL"):
