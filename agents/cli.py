@@ -505,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
         ta.add_argument("--n-stack", type=_positive_int, help="observations stacked as history (default 8)")
         ta.add_argument("--judgement-weight", "-w", type=_non_negative_float,
                         help="reward = discriminator + W x the env's judgement reward (default 0: pure imitation)")
-        ta.add_argument("--lr", type=_positive_float, help="PPO learning rate (default 1e-4)")
+        ta.add_argument("--lr", type=_positive_float, help="PPO learning rate (default 1e-4"
+                        + ("; 1e-5 with --generator)" if algo == "gail" else ")"))
         ta.add_argument("--disc-lr", type=_positive_float, help="discriminator learning rate (default 2e-4)")
         ta.add_argument("--disc-updates", type=_positive_int, help="discriminator updates per round (default 2)")
         ta.add_argument("--bc-batches", type=_non_negative_int, help="BC warm-start batches of 256 before adversarial training (default 10000; 0: none)")

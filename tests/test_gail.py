@@ -13,8 +13,8 @@ import stable_baselines3
 import torch
 
 from agents.cli import main
-from agents.gail import (AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net, make_vec_env,
-                         replay_trajectory, stack_frames, train_adversarial)
+from agents.gail import (GENERATOR_LR, MLP_LR, AdversarialArgs, OsuSB3VecEnv, _as_acted, discriminator_net,
+                         make_vec_env, replay_trajectory, stack_frames, train_adversarial)
 from agents.runner import make_agent, play
 from osu_env import DEMO_MAP
 from osu_env.beatmap import load_beatmap
@@ -100,6 +100,7 @@ def test_a_tiny_run_trains_checkpoints_and_plays_the_demo_map(demo_dataset, tmp_
     assert all(0.0 <= h["disc_acc"] <= 1.0 for h in m["history"])
     meta = json.loads((out / "meta.json").read_text())
     assert meta["round"] == 2 and meta["algo"] == algo and (out / "ppo.zip").exists()
+    assert meta["args"]["lr"] == MLP_LR  # the default, recorded as trained
     torch.load(out / "policy.pt", weights_only=True)
     torch.load(out / "adversarial.pt", weights_only=True)
     assert any((out / "tb").rglob("events.out.tfevents.*"))
@@ -247,6 +248,7 @@ def test_gail_fine_tunes_a_generator_on_cpu_and_plays_it(demo_dataset, tiny_gene
     assert [h["round"] for h in m["history"]] == [1, 2, 3]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["policy"] == "generator" and meta["generator_config"]["hidden"] == 16
+    assert meta["args"]["lr"] == GENERATOR_LR  # the generator's own default, recorded as trained
     agent = make_agent("gail", checkpoint=out, temperature=0)
     moved = [a.detach() - b.detach() for a, b in zip(agent.policy.lstm_actor.parameters(), before.policy.lstm_actor.parameters())]
     assert max(float(d.abs().max()) for d in moved) > 0  # the actor trained after its warm-up round
