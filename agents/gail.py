@@ -320,9 +320,8 @@ def discriminator_net(algo: str, observation_space, action_space, hidden: tuple[
 
 # --------------------------------------------------------------------- training
 # PPO's rates.  The generator policy starts as a player that already hits ~86% of
-# notes, and its GRU moves far with small steps: at 3e-5, GAIL's 500k steps cost it 2-9
-# points of accuracy on seeds 0 and 3-5; at 1e-5 it keeps the warm start's accuracy
-# (README, GAIL section).
+# notes: at 3e-5, GAIL's 500k steps cost it 2-9 points of accuracy on seeds 0 and 3-5;
+# at 1e-5 it keeps the warm start's accuracy (README, GAIL section: seeds 0, 3-8).
 MLP_LR = 1e-4
 GENERATOR_LR = 1e-5
 
@@ -338,7 +337,7 @@ class AdversarialArgs:
     n_stack: int = 8  # observations stacked (8 x 16.7 ms = 133 ms of motion)
     judgement_weight: float = 0.0  # w: reward = discriminator + w x judgement reward (0: pure imitation)
     hidden: tuple[int, ...] = (256, 256)  # policy, value and discriminator layers
-    lr: float | None = None  # PPO learning rate (None: 1e-4 for the MLP policy, GENERATOR_LR with --generator)
+    lr: float | None = None  # PPO learning rate (None: MLP_LR, or GENERATOR_LR with --generator)
     disc_lr: float = 2e-4  # discriminator learning rate
     demo_batch: int = 1024  # expert samples per discriminator batch
     disc_updates: int = 2  # discriminator updates per round
