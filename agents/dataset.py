@@ -298,8 +298,14 @@ class Dataset:
 
     def spinning_steps(self, episodes: list[Episode]) -> np.ndarray:
         """Rows of ``episodes`` where the next object is a spinner under way: rare (about
-        2% of play) but where a policy must keep up a motion of its own."""
-        rows = [e.offset + np.flatnonzero(spinning(self.obs[e.offset:e.offset + e.length])) for e in episodes]
+        2% of play) but where a policy must keep up a motion of its own.
+
+        Plays with SpunOut are left out: the game turns their spinners at 287 RPM by itself
+        (``rules.SPUN_OUT_VELOCITY``, the wiki's Spun Out), so the cursor there shows no one
+        spinning.  In ``../shared/data`` one training replay (69yomi.osr: six spinners turned
+        0-2.8 times a second, where the map's other players turn 3.3-6.2) was 5.6% of these rows."""
+        rows = [e.offset + np.flatnonzero(spinning(self.obs[e.offset:e.offset + e.length]))
+                for e in episodes if not e.mods & Mods.SpunOut]
         return np.concatenate(rows) if rows else np.empty(0, np.int64)
 
     def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator,

@@ -196,6 +196,20 @@ def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
         train_bc(BCArgs(data=str(ds_path), out=str(tmp_path / "c"), init=str(tmp_path / "a"), **{**TINY, "hidden": 8}))
 
 
+def test_spun_out_plays_give_no_spinner_windows(library, tmp_path):
+    """With SpunOut the game turns the spinner, so such a play's spinner steps are not
+    drawn as examples of spinning; the rest of that play and every other play keep theirs."""
+    ds_path = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
+    ds = Dataset(ds_path)
+    eps = ds.split("train")
+    per_play = [len(ds.spinning_steps([e])) for e in eps]
+    assert min(per_play) > 0  # every play of the demo maps passes its spinner
+    spun_out = [replace(e, mods=e.mods | Mods.SpunOut) if i == 0 else e for i, e in enumerate(eps)]
+    assert len(ds.spinning_steps(spun_out)) == sum(per_play) - per_play[0]
+    assert not np.isin(ds.spinning_steps(spun_out), np.arange(eps[0].offset, eps[0].offset + eps[0].length)).any()
+
+
 def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, tmp_path):
     """A window turned about the playfield centre is still a play the env could show: the
     spinner's aim offset is still centre minus cursor, and the spin (angle swept about the
