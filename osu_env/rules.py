@@ -66,13 +66,16 @@ STABLE_FRAME_MS = 1000.0 / 60.0  # danser spinner.go FrameTime
 # Replays from clients before these versions used older rules.
 # Object ends scored only on replay frames, not every ms between them (danser
 # rcontroller.go's "HACK for older replays").  danser dates the change 20190506 and says
-# of it "*I think*"; the only public record (ppy/osu-stable-issues#554, 2020) says
+# of it "*I think*"; the public record that names it (ppy/osu-stable-issues#554, 2020) says
 # "sometime in 2019", and that the replays it changed are those where notelock acts.
 # Measured: ../shared/data pins it after 20190906 and no later than 20200325 (technical.osr,
 # a notelock-heavy 2019-09-06 play, matches only with per-ms ends; a 2020-03-25 play only
-# with ends on frames; no other replay tells the two apart).  Within 2019, as #554 says,
-# the middle of what remains is taken.
-NEW_OBJECT_END_HANDLING_VERSION = 20191101
+# with ends on frames; no other replay tells the two apart).  An upper bound from the public
+# record, weaker: ppy/osu-stable-issues#195 reports on 2019-10-30 that the stable of that day
+# plays a 2017 replay with slider breaks it did not have (a reply puts it down to "a change
+# to notelock", not named), as this change would, so it is taken to be in by then.  The
+# middle of what remains, (20190906, 20191030], is taken.
+NEW_OBJECT_END_HANDLING_VERSION = 20191003
 NEW_SPINNER_SCORING_VERSION = 20190510  # post-2019-05-10 spinner thresholds (danser rcontroller.go)
 # osu!lazer writes versions from 30000000 up into the .osr it exports (osu.Game
 # LegacyScoreEncoder.LATEST_VERSION); those plays were judged by lazer's rules.

@@ -64,7 +64,7 @@ def test_the_client_date_of_frame_only_object_ends_is_where_the_data_puts_it(hum
     rows = {r.replay.rsplit("/", 1)[-1]: r for r in human_rows}
     if not all(name in rows for name in pins):
         pytest.skip("the two replays that date the change are not in the data")
-    assert 20190906 < rules.NEW_OBJECT_END_HANDLING_VERSION <= 20200325
+    assert 20190906 < rules.NEW_OBJECT_END_HANDLING_VERSION <= 20191030  # and osu-stable-issues#195's 2019-10-30 report
     for name, old_ends in pins.items():
         version = load_replay(shared_data / rows[name].replay).game_version
         assert ClientRules.of(version).old_ends is old_ends, (name, version)
