@@ -452,9 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 200)")
     tb.add_argument("--val-every", type=_positive_int, help="steps between validation losses (default 200)")
     tb.set_defaults(func=_train_bc)
-    tw = models.add_parser("wgan", help="a WGAN-GP cursor generator: teacher-forced first, then trained closed loop against a critic")
+    tw = models.add_parser("wgan", help="a WGAN-GP cursor generator: teacher-forced first, then (--steps above 2000) trained closed loop against a critic")
     _train_common(tw)
-    tw.add_argument("--steps", type=_positive_int, help="generator steps, the teacher-forced ones included (default 2600)")
+    tw.add_argument("--steps", type=_positive_int, help="generator steps, the teacher-forced ones included (default 2000: the teacher forcing alone; "
+                                                               "more adds the adversarial phase, e.g. 2600)")
     tw.add_argument("--batch", type=_positive_int, help="windows per generator step (default 32)")
     tw.add_argument("--window", type=_positive_int, help="env steps per window the critic judges (default 128: 2.1 s)")
     tw.add_argument("--hidden", type=_positive_int, help="generator GRU width (default 192)")
