@@ -48,10 +48,13 @@ plays: **closed loop**, on its own cursor.
   turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
   also shows the teacher-forced generator spins off a person's radius
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
-  ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows closed loop
-  beside each teacher-forced step and fits their spin alone (:func:`spinner_loss`): the
-  teacher-forced generator turns at the humans' pace, but closed loop a quarter of its
-  spinner windows turned slower than the spinner asks, against a tenth of the humans'.
+  ``pretrain_spin_rollouts`` (8 by default) plays that many spinner windows of
+  ``pretrain_spin_steps`` (128: 2.1 s) closed loop beside each teacher-forced step and fits
+  their spin alone (:func:`spinner_loss`): the teacher-forced generator turns at the
+  humans' pace, but closed loop a quarter of its spinner windows turned slower than the
+  spinner asks, against a tenth of the humans'.  Windows of 64 steps (1.07 s, 16 of them)
+  left long spins untrained: on a 7.3 s spinner one generator's spin faded from 2.9 to 0.9
+  turns a second; with 8 of 128 steps, the same compute, it held 5.3-6.4 (README).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -82,7 +85,6 @@ MOTION = 2 + SPIN  # the generator's extra inputs: its last move, the spinner fe
 CRITIC_MOTION = 4 + SPIN  # the critic's: velocity, acceleration, the spinner features
 SPIN_SCALE_MAX_PX = 200.0  # :func:`teacher_forced` moves a spinning cursor no further out than this
 SPIN_RETURN = 0.25  # ... and fits each step to take back this share of the factor
-SPIN_ROLLOUT_STEPS = 64  # ``pretrain_spin_rollouts``' windows: 1.07 s, about a short spinner
 
 
 @dataclass
@@ -111,7 +113,8 @@ class WGANArgs:
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
-    pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
+    pretrain_spin_rollouts: int = 8  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
+    pretrain_spin_steps: int = 128  # ... each this many steps long (2.1 s; 64 left spins longer than a second untrained)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
@@ -474,7 +477,7 @@ def train_wgan(args: WGANArgs) -> dict:
                 pos = positional_loss(path, returning_target(target, before, spin, args.pretrain_return), spin, before)
                 if args.pretrain_spin_rollouts:
                     s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
-                                                length=SPIN_ROLLOUT_STEPS, share=1.0)
+                                                length=args.pretrain_spin_steps, share=1.0)
                     s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
                     spun = spinner_loss(s_path, s_obs[..., :2], spinning(s_obs))
                     pos = pos + args.pretrain_spin_weight * spun

@@ -235,7 +235,7 @@ def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(
     alone = W.train_wgan(replace(args, out=str(tmp_path / "b"), pretrain_spin_weight=0.0))  # the same draws
     assert losses["generator/spinner_closed_loop"] > 0
     assert losses["generator/positional"] == pytest.approx(alone["generator/positional"] + 0.5 * losses["generator/spinner_closed_loop"])
-    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, W.SPIN_ROLLOUT_STEPS, 4, spinner_share=1.0)
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, args.pretrain_spin_steps, 4, spinner_share=1.0)
     path = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))[0]
     W.spinner_loss(path, obs[..., :2], spinning(obs)).backward()
     assert gen.inp[0].weight.grad.abs().sum() > 0  # through the generator's own closed-loop path
