@@ -472,8 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="on spinners in those, the cursor also at up to S times or 1/S of the human's radius, so the generator learns "
                          "its way back to a person's circle (default 1: off)")
     tw.add_argument("--pretrain-spin-rollouts", type=_non_negative_int,
-                    help="spinner windows played closed loop beside each of those steps, fitted on the spin alone (default 8; 0: off)")
-    tw.add_argument("--pretrain-spin-steps", type=_positive_int, help="steps in each of those windows (default 128: 2.1 s)")
+                    help="spinner windows played closed loop beside each of those steps, fitted on the spin alone (default 16; 0: off)")
+    tw.add_argument("--pretrain-spin-steps", type=_positive_int, help="steps in each of those windows (default 64: 1.07 s)")
     tw.add_argument("--pretrain-spin-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")

@@ -48,13 +48,14 @@ plays: **closed loop**, on its own cursor.
   turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
   also shows the teacher-forced generator spins off a person's radius
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
-  ``pretrain_spin_rollouts`` (8 by default) plays that many spinner windows of
-  ``pretrain_spin_steps`` (128: 2.1 s) closed loop beside each teacher-forced step and fits
+  ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows of
+  ``pretrain_spin_steps`` (64: 1.07 s) closed loop beside each teacher-forced step and fits
   their spin alone (:func:`spinner_loss`): the teacher-forced generator turns at the
   humans' pace, but closed loop a quarter of its spinner windows turned slower than the
-  spinner asks, against a tenth of the humans'.  Windows of 64 steps (1.07 s, 16 of them)
-  left long spins untrained: on a 7.3 s spinner one generator's spin faded from 2.9 to 0.9
-  turns a second; with 8 of 128 steps, the same compute, it held 5.3-6.4 (README).
+  spinner asks, against a tenth of the humans'.  Those windows leave spins longer than a
+  second untrained (seed 11 faded from 2.9 to 0.9 turns a second over a 7.3 s spinner);
+  8 of 128 steps, the same compute, kept that spin up but played 74.3-86.4% on three fresh
+  seeds (README), so 64 stays.
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -113,8 +114,8 @@ class WGANArgs:
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
-    pretrain_spin_rollouts: int = 8  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
-    pretrain_spin_steps: int = 128  # ... each this many steps long (2.1 s; 64 left spins longer than a second untrained)
+    pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
+    pretrain_spin_steps: int = 64  # ... each this many steps long (1.07 s; 128 kept long spins up but cost accuracy, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
