@@ -428,6 +428,8 @@ def train_wgan(args: WGANArgs) -> dict:
         raise OsuInputError(f"{args.data}: no training episodes")
     if args.window < 8:
         raise OsuInputError(f"--window {args.window}: a window needs at least 8 steps")
+    if args.pretrain_spin_rollouts and args.pretrain_spin_steps < 8:
+        raise OsuInputError(f"--pretrain-spin-steps {args.pretrain_spin_steps}: a spinner window needs at least 8 steps")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     D = ds.obs.shape[1]

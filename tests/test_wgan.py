@@ -19,7 +19,7 @@ from agents.hand import Hand, HandModel
 from agents.runner import make_agent, play
 from osu_env import DEMO_MAP
 from osu_env.beatmap import load_beatmap
-from osu_env.errors import AgentError
+from osu_env.errors import AgentError, OsuInputError
 from osu_env.judge import judge
 from osu_env.replay import load_replay
 
@@ -326,3 +326,17 @@ def test_kill_9_then_resume_continues_where_the_run_stopped(demo_dataset, tmp_pa
     assert torch.load(ckpt, weights_only=True)["step"] == killed_at + 2
     again = subprocess.run(cmd + tiny, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "pass --resume" in again.stderr
+
+
+@pytest.mark.parametrize("short, flag", [({"window": 4}, "--window 4"), ({"pretrain_spin_steps": 2}, "--pretrain-spin-steps 2")])
+def test_windows_too_short_to_fit_are_a_clear_error(demo_dataset, tmp_path, short, flag):
+    args = W.WGANArgs(**{**dict(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=2, window=16, hidden=8,
+                                critic_hidden=8, progress=False), **short})
+    with pytest.raises(OsuInputError, match=f"^{flag}: a .*window needs at least 8 steps"):
+        W.train_wgan(args)
+
+
+def test_the_spinner_window_length_is_not_checked_when_those_windows_are_off(demo_dataset, tmp_path):
+    W.train_wgan(W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=2, window=16, hidden=8,
+                            critic_hidden=8, progress=False, pretrain_spin_rollouts=0, pretrain_spin_steps=2))
+    assert (tmp_path / "a" / "last.pt").exists()
