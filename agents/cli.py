@@ -376,6 +376,11 @@ def _share(text: str) -> float:
     return v
 
 
+def _lengths(text: str) -> tuple[int, ...]:
+    """One or more whole numbers of at least 1, comma-separated."""
+    return tuple(_positive_int(part.strip()) for part in text.split(","))
+
+
 def _spin_scale(text: str) -> float:
     v = _positive_float(text)
     if not 1 <= v <= 10:
@@ -473,7 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "its way back to a person's circle (default 1: off)")
     tw.add_argument("--pretrain-spin-rollouts", type=_non_negative_int,
                     help="spinner windows played closed loop beside each of those steps, fitted on the spin alone (default 16; 0: off)")
-    tw.add_argument("--pretrain-spin-steps", type=_positive_int, help="steps in each of those windows (default 64: 1.07 s)")
+    tw.add_argument("--pretrain-spin-steps", type=_lengths,
+                    help="steps in each of those windows (default 64: 1.07 s); several lengths, as 64,128, play that many windows of each")
     tw.add_argument("--pretrain-spin-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")

@@ -48,9 +48,9 @@ plays: **closed loop**, on its own cursor.
   turned by a random angle about the centre.  ``pretrain_spin_scale`` (off by default)
   also shows the teacher-forced generator spins off a person's radius
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
-  ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows of
-  ``pretrain_spin_steps`` (64: 1.07 s) closed loop beside each teacher-forced step and fits
-  their spin alone (:func:`spinner_loss`): the teacher-forced generator turns at the
+  ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows of each
+  length in ``pretrain_spin_steps`` (64: 1.07 s) closed loop beside each teacher-forced
+  step and fits their spin alone, each length's term counting alike (:func:`spinner_loss`): the teacher-forced generator turns at the
   humans' pace, but closed loop a quarter of its spinner windows turned slower than the
   spinner asks, against a tenth of the humans'.  Those windows leave spins longer than a
   second untrained (seed 11 faded from 2.9 to 0.9 turns a second over a 7.3 s spinner);
@@ -115,7 +115,7 @@ class WGANArgs:
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
-    pretrain_spin_steps: int = 64  # ... each this many steps long (1.07 s; 128 kept long spins up but cost accuracy, README)
+    pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; 128 alone kept long spins up but cost accuracy, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
@@ -428,8 +428,9 @@ def train_wgan(args: WGANArgs) -> dict:
         raise OsuInputError(f"{args.data}: no training episodes")
     if args.window < 8:
         raise OsuInputError(f"--window {args.window}: a window needs at least 8 steps")
-    if args.pretrain_spin_rollouts and args.pretrain_spin_steps < 8:
-        raise OsuInputError(f"--pretrain-spin-steps {args.pretrain_spin_steps}: a spinner window needs at least 8 steps")
+    if args.pretrain_spin_rollouts and min(args.pretrain_spin_steps, default=0) < 8:
+        lengths = ",".join(map(str, args.pretrain_spin_steps)) or "(none)"
+        raise OsuInputError(f"--pretrain-spin-steps {lengths}: a spinner window needs at least 8 steps")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     D = ds.obs.shape[1]
@@ -479,10 +480,12 @@ def train_wgan(args: WGANArgs) -> dict:
                 spin = spinning(obs)
                 pos = positional_loss(path, returning_target(target, before, spin, args.pretrain_return), spin, before)
                 if args.pretrain_spin_rollouts:
-                    s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
-                                                length=args.pretrain_spin_steps, share=1.0)
-                    s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
-                    spun = spinner_loss(s_path, s_obs[..., :2], spinning(s_obs))
+                    spun = 0.0
+                    for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
+                        s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
+                                                    length=length, share=1.0)
+                        s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
+                        spun = spun + spinner_loss(s_path, s_obs[..., :2], spinning(s_obs)) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
             else:

@@ -228,14 +228,16 @@ def test_the_spinner_loss_fits_the_spin_on_spinner_steps_alone():
     assert W.spinner_loss(slow, human, torch.zeros_like(spin)) == 0  # no spinner: nothing to fit
 
 
-def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(demo_dataset, tmp_path):
+@pytest.mark.parametrize("lengths", [(64,), (16, 40)])
+def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(demo_dataset, tmp_path, lengths):
     args = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                      critic_hidden=8, pretrain_steps=2, pretrain_spin_rollouts=3, pretrain_spin_weight=0.5, progress=False)
+                      critic_hidden=8, pretrain_steps=2, pretrain_spin_rollouts=3, pretrain_spin_steps=lengths,
+                      pretrain_spin_weight=0.5, progress=False)
     losses = W.train_wgan(args)
     alone = W.train_wgan(replace(args, out=str(tmp_path / "b"), pretrain_spin_weight=0.0))  # the same draws
     assert losses["generator/spinner_closed_loop"] > 0
     assert losses["generator/positional"] == pytest.approx(alone["generator/positional"] + 0.5 * losses["generator/spinner_closed_loop"])
-    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, args.pretrain_spin_steps, 4, spinner_share=1.0)
+    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 3, args.pretrain_spin_steps[0], 4, spinner_share=1.0)
     path = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))[0]
     W.spinner_loss(path, obs[..., :2], spinning(obs)).backward()
     assert gen.inp[0].weight.grad.abs().sum() > 0  # through the generator's own closed-loop path
@@ -328,7 +330,7 @@ def test_kill_9_then_resume_continues_where_the_run_stopped(demo_dataset, tmp_pa
     assert again.returncode == 2 and "pass --resume" in again.stderr
 
 
-@pytest.mark.parametrize("short, flag", [({"window": 4}, "--window 4"), ({"pretrain_spin_steps": 2}, "--pretrain-spin-steps 2")])
+@pytest.mark.parametrize("short, flag", [({"window": 4}, "--window 4"), ({"pretrain_spin_steps": (64, 2)}, "--pretrain-spin-steps 64,2")])
 def test_windows_too_short_to_fit_are_a_clear_error(demo_dataset, tmp_path, short, flag):
     args = W.WGANArgs(**{**dict(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=2, window=16, hidden=8,
                                 critic_hidden=8, progress=False), **short})
@@ -336,7 +338,17 @@ def test_windows_too_short_to_fit_are_a_clear_error(demo_dataset, tmp_path, shor
         W.train_wgan(args)
 
 
+def test_several_spinner_window_lengths_are_given_comma_separated():
+    from agents.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["train", "wgan", "--data", "d", "--out", "o", "--pretrain-spin-steps", "64, 128"]).pretrain_spin_steps == (64, 128)
+    assert parse(["train", "wgan", "--data", "d", "--out", "o", "--pretrain-spin-steps", "96"]).pretrain_spin_steps == (96,)
+    with pytest.raises(SystemExit):
+        parse(["train", "wgan", "--data", "d", "--out", "o", "--pretrain-spin-steps", "64,0"])
+
+
 def test_the_spinner_window_length_is_not_checked_when_those_windows_are_off(demo_dataset, tmp_path):
     W.train_wgan(W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=2, window=16, hidden=8,
-                            critic_hidden=8, progress=False, pretrain_spin_rollouts=0, pretrain_spin_steps=2))
+                            critic_hidden=8, progress=False, pretrain_spin_rollouts=0, pretrain_spin_steps=(2,)))
     assert (tmp_path / "a" / "last.pt").exists()
