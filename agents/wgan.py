@@ -53,9 +53,11 @@ plays: **closed loop**, on its own cursor.
   step and fits their spin alone, each length's term counting alike (:func:`spinner_loss`): the teacher-forced generator turns at the
   humans' pace, but closed loop a quarter of its spinner windows turned slower than the
   spinner asks, against a tenth of the humans'.  Those windows leave spins longer than a
-  second untrained (seed 11 faded from 2.9 to 0.9 turns a second over a 7.3 s spinner);
+  second untrained (seed 11 faded from 2.9 to 0.9 turns a second over a 7.3 s spinner).
   8 of 128 steps, the same compute, kept that spin up but played 74.3-86.4% on three fresh
-  seeds (README), so 64 stays.
+  seeds; 8 of 64 with 8 of 128 kept it up too (seed 11: 5.1-5.7 turns a second) but on
+  fresh seeds cleared no more spinners than 64 alone, for 1.5x the steps (README), so 64
+  stays.
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -115,7 +117,7 @@ class WGANArgs:
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
-    pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; 128 alone kept long spins up but cost accuracy, README)
+    pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; longer ones kept long spins up, no gain on fresh seeds, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
