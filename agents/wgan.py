@@ -50,9 +50,10 @@ plays: **closed loop**, on its own cursor.
   (:func:`teacher_forced`; measured in the README: a trade, not a gain).
   ``pretrain_spin_rollouts`` (16 by default) plays that many spinner windows of each
   length in ``pretrain_spin_steps`` (64: 1.07 s) closed loop beside each teacher-forced
-  step and fits their spin alone, each length's term counting alike (:func:`spinner_loss`): the teacher-forced generator turns at the
-  humans' pace, but closed loop a quarter of its spinner windows turned slower than the
-  spinner asks, against a tenth of the humans'.  Those windows leave spins longer than a
+  step and fits their spin alone, each length's term counting alike
+  (:func:`spinner_loss`): the teacher-forced generator turns at the humans' pace, but
+  closed loop a quarter of its spinner windows turned slower than the spinner asks,
+  against a tenth of the humans'.  Those windows leave spins longer than a
   second untrained (seed 11 faded from 2.9 to 0.9 turns a second over a 7.3 s spinner).
   8 of 128 steps, the same compute, kept that spin up but played 74.3-86.4% on three fresh
   seeds; 8 of 64 with 8 of 128 kept it up too (seed 11: 5.1-5.7 turns a second) but on
