@@ -308,6 +308,13 @@ class Dataset:
                 for e in episodes if not e.mods & Mods.SpunOut]
         return np.concatenate(rows) if rows else np.empty(0, np.int64)
 
+    def spinner_onsets(self, episodes: list[Episode]) -> np.ndarray:
+        """The first row of each spinner under way in ``episodes`` (SpunOut plays left out,
+        as in :meth:`spinning_steps`): one anchor per spinner, so a short spinner is drawn
+        as often as a long one, and a window placed over it holds the spin's start."""
+        rows = self.spinning_steps(episodes)
+        return rows[np.r_[True, np.diff(rows) > 1]] if len(rows) else rows
+
     def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator,
                        anchors: np.ndarray | None = None, anchor_share: float = 0.0):
         """(obs (B, L, D), act (B, L, 4), prev_act (B, L, 4)) windows drawn in proportion

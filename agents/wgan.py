@@ -120,6 +120,7 @@ class WGANArgs:
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
     pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; longer ones kept long spins up, no gain on fresh seeds, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
+    pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:meth:`Dataset.spinner_onsets`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -418,6 +419,19 @@ def _windows(ds: Dataset, episodes, n: int, args: WGANArgs, rng, anchors, device
     return obs, prev[..., 2:], act[..., 2:]
 
 
+def _spinner_windows(ds: Dataset, episodes, args: WGANArgs, rng, anchors, onsets, device, length: int):
+    """(obs, keys held one step earlier) for the ``pretrain_spin_rollouts`` windows of
+    ``length`` steps played closed loop: a share ``pretrain_spin_onset`` of them over a
+    spinner's first step, the rest over any spinner step.  Why onsets: drawn by step, a
+    window lands on a spinner in proportion to its length and seldom holds its start, so
+    the closed loop never practised starting a spin from the approach, nor the short
+    spinners whose whole length is that start."""
+    n_on = int(round(args.pretrain_spin_rollouts * args.pretrain_spin_onset))
+    parts = [_windows(ds, episodes, n, args, rng, rows, device, length=length, share=1.0)[:2]
+             for n, rows in ((args.pretrain_spin_rollouts - n_on, anchors), (n_on, onsets)) if n]
+    return tuple(torch.cat(part) for part in zip(*parts))
+
+
 def train_wgan(args: WGANArgs) -> dict:
     """Train the generator and critic; returns the last losses."""
     device = pick_device(args.device)
@@ -453,6 +467,7 @@ def train_wgan(args: WGANArgs) -> dict:
         start = int(ckpt["step"])
         print(f"resuming from step {start} ({ckpt_path})", flush=True)
     anchors = ds.spinning_steps(train_eps) if args.spinner_share > 0 else None
+    onsets = ds.spinner_onsets(train_eps)
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
     from torch.utils.tensorboard import SummaryWriter
@@ -485,8 +500,7 @@ def train_wgan(args: WGANArgs) -> dict:
                 if args.pretrain_spin_rollouts:
                     spun = 0.0
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
-                        s_obs, s_keys, _ = _windows(ds, train_eps, args.pretrain_spin_rollouts, args, rng, anchors, device,
-                                                    length=length, share=1.0)
+                        s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
                         s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
                         spun = spun + spinner_loss(s_path, s_obs[..., :2], spinning(s_obs)) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun

@@ -210,6 +210,19 @@ def test_spun_out_plays_give_no_spinner_windows(library, tmp_path):
     assert not np.isin(ds.spinning_steps(spun_out), np.arange(eps[0].offset, eps[0].offset + eps[0].length)).any()
 
 
+def test_spinner_onsets_are_one_row_per_spinner_at_its_start(library, tmp_path):
+    ds_path = tmp_path / "ds"
+    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
+    ds = Dataset(ds_path)
+    eps = ds.split("train")
+    onsets = ds.spinner_onsets(eps)
+    assert len(onsets) == len(eps)  # one spinner on the demo map, passed in every play
+    on = (ds.obs[:, 6 + 11] > 0.5) & (ds.obs[:, 6 + 12] > 0.5)
+    assert on[onsets].all() and not on[onsets - 1].any()  # spinning from that row, not the one before
+    spun_out = [replace(e, mods=e.mods | Mods.SpunOut) if i == 0 else e for i, e in enumerate(eps)]
+    assert len(ds.spinner_onsets(spun_out)) == len(eps) - 1
+
+
 def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, tmp_path):
     """A window turned about the playfield centre is still a play the env could show: the
     spinner's aim offset is still centre minus cursor, and the spin (angle swept about the

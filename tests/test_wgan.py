@@ -243,6 +243,23 @@ def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(
     assert gen.inp[0].weight.grad.abs().sum() > 0  # through the generator's own closed-loop path
 
 
+def test_onset_share_places_closed_loop_spinner_windows_over_a_spinners_start(demo_dataset):
+    ds = Dataset(demo_dataset / "ds")
+    eps = ds.split("train")
+    anchors, onsets = ds.spinning_steps(eps), ds.spinner_onsets(eps)
+    for share, with_start in ((1.0, 6), (0.5, 3)):
+        args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=6, pretrain_spin_onset=share)
+        obs, keys = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, onsets, "cpu", 24)
+        assert obs.shape[:2] == keys.shape[:2] == (6, 24)
+        on = spinning(obs)
+        assert on.any(1).all()  # every window over a spinner
+        first = on.float().argmax(1)  # each window's first spinner step
+        since_start = -obs[torch.arange(6), first, 6 + 1]  # s since the spinner began (object 0's time to start)
+        step_s = ds.meta["step_ms"] / 1000
+        assert (since_start[-with_start:] < step_s).all()  # the onset windows (last) hold the spin's first step
+        assert (since_start[:-with_start] >= step_s).all()  # the others, drawn by step, land mid-spin here
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
