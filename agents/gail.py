@@ -245,10 +245,15 @@ def replay_trajectory(bm: Beatmap, replay: Replay, n_stack: int, *, step_ms: flo
 def human_plays(episodes: list[Episode], progress: bool = True) -> tuple[list[tuple[Beatmap, Replay]], list[Beatmap]]:
     """(every replay of ``episodes`` once, with its map loaded under its mods; the maps as
     training plays them, HR flipped back).  A dataset built with ``--phases`` holds several
-    copies of a replay; each is read once here, however many trajectories are made of it."""
+    copies of a replay; each is read once here, however many trajectories are made of it.
+
+    Plays with SpunOut are left out, as :meth:`Dataset.spinning_steps` leaves them out:
+    the game turns their spinners, so their cursor on a spinner shows no one spinning, and
+    the discriminator, which does not see the mods, would learn that a still cursor on a
+    spinner is a person's."""
     plays, maps, seen = [], {}, set()
     for e in tqdm(episodes, desc="demonstrations", unit="replay", disable=not progress):
-        if e.replay in seen:
+        if e.replay in seen or e.mods & Mods.SpunOut:
             continue
         seen.add(e.replay)
         if (e.map, e.mods) not in maps:

@@ -82,6 +82,23 @@ def test_a_human_trajectory_replays_through_the_env_to_the_same_judgement(shared
     assert np.abs(ours - theirs).sum() / 2 <= 0.01 * bm.n_objects, (ours, theirs)
 
 
+def test_spun_out_plays_are_no_demonstrations(demo_dataset):
+    """The game turns a SpunOut play's spinners, so that play is neither a demonstration
+    nor one of the maps the policy learns on; every other play is both."""
+    from dataclasses import replace
+
+    from agents.dataset import Dataset
+    from agents.gail import human_plays
+    from osu_env.rules import Mods
+
+    eps = Dataset(demo_dataset / "ds").split("train")
+    plays, maps = human_plays(eps, progress=False)
+    spun_out = [replace(e, mods=e.mods | Mods.SpunOut) if i == 0 else e for i, e in enumerate(eps)]
+    fewer, fewer_maps = human_plays(spun_out, progress=False)
+    assert len(plays) == len(eps) >= 2 and len(fewer) == len(plays) - 1
+    assert all(not bm.mods & Mods.SpunOut for bm in fewer_maps) and len(fewer_maps) <= len(maps)
+
+
 def test_the_discriminator_sees_keys_as_pressed_not_the_gaussian_sample():
     a = torch.tensor([[1.7, -0.25, 0.31, -0.9], [0.0, 0.0, -0.01, 2.0]])
     np.testing.assert_array_equal(_as_acted(a).numpy(), [[1.0, -0.25, 1.0, -1.0], [0.0, 0.0, -1.0, 1.0]])
