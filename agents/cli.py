@@ -481,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-spin-steps", type=_lengths,
                     help="steps in each of those windows (default 64: 1.07 s); several lengths, as 64,128, play that many windows of each")
     tw.add_argument("--pretrain-spin-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
+    tw.add_argument("--pretrain-spin-turn-weight", type=_non_negative_float,
+                    help="weight of the angular speed within their term (default 1)")
     tw.add_argument("--pretrain-spin-onset", type=_share,
                     help="share of those windows placed over a spinner's start (default 0)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")

@@ -120,6 +120,7 @@ class WGANArgs:
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
     pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; longer ones kept long spins up, no gain on fresh seeds, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
+    pretrain_spin_turn_weight: float = 1.0  # ... their angular speed's part of it (:func:`spinner_loss`)
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:meth:`Dataset.spinner_onsets`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
@@ -370,16 +371,16 @@ def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, 
 
 
 def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
-                 before: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                 before: torch.Tensor | None, turn_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(positional, spinning) losses (B, L - 2) at steps 2..: SmoothL1 between the cursors
-    (64 px units), and between radii plus angular speeds (:func:`positional_loss`)."""
+    (64 px units), and between radii plus ``turn_weight`` x angular speeds (:func:`positional_loss`)."""
     p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
     where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
     fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
     fh = spin_features(human[:, 2:], human[:, 1:-1], s)
     sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
     spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
-        + nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
+        + turn_weight * nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
     return where, spinning_
 
 
@@ -396,13 +397,18 @@ def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
     return torch.where(spin[:, 2:], spinning_, where).mean()
 
 
-def spinner_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+def spinner_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor, turn_weight: float = 1.0) -> torch.Tensor:
     """:func:`positional_loss`'s spinner term (radius and angular speed against the
     human's) averaged over the spinner steps alone; 0 where there are none.  For
     windows played closed loop beside the teacher forcing (``pretrain_spin_rollouts``):
-    there only the spin is fitted, so the rest of the play keeps its teacher-forced fit."""
+    there only the spin is fitted, so the rest of the play keeps its teacher-forced fit.
+
+    ``turn_weight`` scales the angular speed's part.  Why: a spin at 3 turns a second
+    where the human turns 5.4 is 0.25 rad a step short, a SmoothL1 of 0.03, where a radius
+    40 px off costs 0.2: the closed-loop spins the generator failed held-out spinners with
+    ran steadily at 2.6-3.3 turns a second (README)."""
     s = spin[:, 2:]
-    _, spinning_ = _step_losses(path, human, spin, None)
+    _, spinning_ = _step_losses(path, human, spin, None, turn_weight)
     return (spinning_ * s).sum() / s.sum().clamp(min=1)
 
 
@@ -502,7 +508,8 @@ def train_wgan(args: WGANArgs) -> dict:
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
                         s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
                         s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
-                        spun = spun + spinner_loss(s_path, s_obs[..., :2], spinning(s_obs)) / len(args.pretrain_spin_steps)
+                        spun = spun + spinner_loss(s_path, s_obs[..., :2], spinning(s_obs),
+                                                   args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
             else:

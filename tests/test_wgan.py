@@ -223,6 +223,8 @@ def test_the_spinner_loss_fits_the_spin_on_spinner_steps_alone():
     slow = torch.stack([0.4 * torch.cos(t / 2), 0.4 * torch.sin(t / 2)], -1)[None]
     half = 3 / 11 / 2  # rad a step short of the human's turn
     assert torch.allclose(W.spinner_loss(slow, human, spin), torch.tensor(0.5 * half**2), atol=1e-5)  # too slow a spin (SmoothL1)
+    assert torch.allclose(W.spinner_loss(slow, human, spin, turn_weight=3.0), torch.tensor(1.5 * half**2), atol=1e-5)
+    assert torch.allclose(W.spinner_loss(human * 0.25, human, spin, turn_weight=3.0), W.spinner_loss(human * 0.25, human, spin))  # the radius's part alone
     every = torch.ones_like(spin)
     assert torch.allclose(W.spinner_loss(slow, human, every), W.positional_loss(slow, human, every))
     assert W.spinner_loss(slow, human, torch.zeros_like(spin)) == 0  # no spinner: nothing to fit
