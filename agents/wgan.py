@@ -58,7 +58,9 @@ plays: **closed loop**, on its own cursor.
   8 of 128 steps, the same compute, kept that spin up but played 74.3-86.4% on three fresh
   seeds; 8 of 64 with 8 of 128 kept it up too (seed 11: 5.1-5.7 turns a second) but on
   fresh seeds cleared no more spinners than 64 alone, for 1.5x the steps (README), so 64
-  stays.
+  stays.  ``pretrain_spin_onset`` places a share of those windows over a spinner's start
+  (off by default: on three fresh seeds it cleared 75 spinners of 78 where the default
+  cleared 74, README).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
