@@ -60,7 +60,8 @@ plays: **closed loop**, on its own cursor.
   fresh seeds cleared no more spinners than 64 alone, for 1.5x the steps (README), so 64
   stays.  ``pretrain_spin_onset`` places a share of those windows over a spinner's start
   (off by default: on three fresh seeds it cleared 75 spinners of 78 where the default
-  cleared 74, README).
+  cleared 74, README), and ``pretrain_spin_turn_weight`` weights their pace up (off by
+  default: at 3 one fresh seed of three fell to 65.67%).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
