@@ -175,11 +175,16 @@ def test_ddp_with_two_cpu_processes_writes_the_same_kind_of_checkpoint(library, 
     assert all(ddp["model"][k].shape == single["model"][k].shape for k in single["model"])
 
 
-def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
+def _demo_training_split(library, tmp_path):
+    """(path, dataset, training episodes) of a dataset built from the demo library."""
     ds_path = tmp_path / "ds"
     build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
     ds = Dataset(ds_path)
-    eps = ds.split("train")
+    return ds_path, ds, ds.split("train")
+
+
+def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
+    ds_path, ds, eps = _demo_training_split(library, tmp_path)
     spinning = ds.spinning_steps(eps)
     assert 0 < len(spinning) < 0.3 * sum(e.length for e in eps)  # the demo map has one spinner
     rng = np.random.default_rng(0)
@@ -199,10 +204,7 @@ def test_spinner_windows_are_oversampled_and_init_fine_tunes(library, tmp_path):
 def test_spun_out_plays_give_no_spinner_windows(library, tmp_path):
     """With SpunOut the game turns the spinner, so such a play's spinner steps are not
     drawn as examples of spinning; the rest of that play and every other play keep theirs."""
-    ds_path = tmp_path / "ds"
-    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
-    ds = Dataset(ds_path)
-    eps = ds.split("train")
+    ds_path, ds, eps = _demo_training_split(library, tmp_path)
     per_play = [len(ds.spinning_steps([e])) for e in eps]
     assert min(per_play) > 0  # every play of the demo maps passes its spinner
     spun_out = [replace(e, mods=e.mods | Mods.SpunOut) if i == 0 else e for i, e in enumerate(eps)]
@@ -211,10 +213,7 @@ def test_spun_out_plays_give_no_spinner_windows(library, tmp_path):
 
 
 def test_spinner_onsets_are_one_row_per_spinner_at_its_start(library, tmp_path):
-    ds_path = tmp_path / "ds"
-    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
-    ds = Dataset(ds_path)
-    eps = ds.split("train")
+    ds_path, ds, eps = _demo_training_split(library, tmp_path)
     onsets = ds.spinner_onsets(eps)
     assert len(onsets) == len(eps)  # one spinner on the demo map, passed in every play
     on = (ds.obs[:, 6 + 11] > 0.5) & (ds.obs[:, 6 + 12] > 0.5)
@@ -229,10 +228,7 @@ def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, t
     centre, radius, step lengths) is what the human did."""
     from agents.dataset import rotate_about_centre, spinning
 
-    ds_path = tmp_path / "ds"
-    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
-    ds = Dataset(ds_path)
-    eps = ds.split("train")
+    ds_path, ds, eps = _demo_training_split(library, tmp_path)
     obs, act, prev = (torch.as_tensor(a) for a in ds.sample_windows(eps, 8, 32, np.random.default_rng(1),
                                                                        ds.spinning_steps(eps), 1.0))
     theta = torch.linspace(0.3, 5.0, 8)
@@ -260,10 +256,7 @@ def test_spin_sense_reads_the_turn_and_a_mirror_reverses_it(library, tmp_path):
     mirror must reverse it (and leave windows without a spinner at 0)."""
     from agents.dataset import mirror_index, spin_sense, spinning
 
-    ds_path = tmp_path / "ds"
-    build_from_folders(library / "Songs", library / "Replays", ds_path, progress=False, val_fraction=0.5)
-    ds = Dataset(ds_path)
-    eps = ds.split("train")
+    ds_path, ds, eps = _demo_training_split(library, tmp_path)
     obs = torch.as_tensor(ds.sample_windows(eps, 8, 64, np.random.default_rng(2), ds.spinning_steps(eps), 1.0)[0])
     sense = spin_sense(obs)
     assert (sense != 0).any()
