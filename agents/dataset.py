@@ -71,6 +71,13 @@ def spin_sense(obs):
     return torch.where(both, step, torch.zeros_like(step)).sum(1)
 
 
+def spinner_onsets(spinning_rows: np.ndarray) -> np.ndarray:
+    """The first row of each spinner in ``spinning_rows`` (:meth:`Dataset.spinning_steps`,
+    sorted): one anchor per spinner, so a short spinner is drawn as often as a long one,
+    and a window placed over it holds the spin's start."""
+    return spinning_rows[np.r_[True, np.diff(spinning_rows) > 1]] if len(spinning_rows) else spinning_rows
+
+
 def rotate_about_centre(obs, act, prev_act, theta, k: int):
     """Windows as if the whole play had been turned by ``theta`` (radians, one per window)
     about the playfield centre: the cursor, its actions and every object offset rotate
@@ -307,13 +314,6 @@ class Dataset:
         rows = [e.offset + np.flatnonzero(spinning(self.obs[e.offset:e.offset + e.length]))
                 for e in episodes if not e.mods & Mods.SpunOut]
         return np.concatenate(rows) if rows else np.empty(0, np.int64)
-
-    def spinner_onsets(self, episodes: list[Episode]) -> np.ndarray:
-        """The first row of each spinner under way in ``episodes`` (SpunOut plays left out,
-        as in :meth:`spinning_steps`): one anchor per spinner, so a short spinner is drawn
-        as often as a long one, and a window placed over it holds the spin's start."""
-        rows = self.spinning_steps(episodes)
-        return rows[np.r_[True, np.diff(rows) > 1]] if len(rows) else rows
 
     def sample_windows(self, episodes: list[Episode], batch: int, length: int, rng: np.random.Generator,
                        anchors: np.ndarray | None = None, anchor_share: float = 0.0):

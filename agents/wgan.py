@@ -80,7 +80,7 @@ from tqdm import tqdm
 from osu_env.errors import AgentError, OsuInputError, first_line
 from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
 
-from .dataset import Dataset, offset_index, rotate_about_centre, spinning
+from .dataset import Dataset, offset_index, rotate_about_centre, spinner_onsets, spinning
 from .key_decoding import MedianKeys
 from .lstm import DISPLACEMENT_UNIT_PX, onednn_off
 from .train import load_checkpoint, pick_device, save_checkpoint
@@ -124,7 +124,7 @@ class WGANArgs:
     pretrain_spin_steps: tuple[int, ...] = (64,)  # ... of each of these lengths (1.07 s; longer ones kept long spins up, no gain on fresh seeds, README)
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     pretrain_spin_turn_weight: float = 1.0  # ... their angular speed's part of it (:func:`spinner_loss`)
-    pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:meth:`Dataset.spinner_onsets`)
+    pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -475,8 +475,9 @@ def train_wgan(args: WGANArgs) -> dict:
         opt_c.load_state_dict(ckpt["opt_c"])
         start = int(ckpt["step"])
         print(f"resuming from step {start} ({ckpt_path})", flush=True)
-    anchors = ds.spinning_steps(train_eps) if args.spinner_share > 0 else None
-    onsets = ds.spinner_onsets(train_eps)
+    spinning_rows = ds.spinning_steps(train_eps)
+    anchors = spinning_rows if args.spinner_share > 0 else None
+    onsets = spinner_onsets(spinning_rows)
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
     from torch.utils.tensorboard import SummaryWriter

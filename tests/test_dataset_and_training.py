@@ -213,13 +213,15 @@ def test_spun_out_plays_give_no_spinner_windows(library, tmp_path):
 
 
 def test_spinner_onsets_are_one_row_per_spinner_at_its_start(library, tmp_path):
+    from agents.dataset import spinner_onsets, spinning
+
     ds_path, ds, eps = _demo_training_split(library, tmp_path)
-    onsets = ds.spinner_onsets(eps)
+    onsets = spinner_onsets(ds.spinning_steps(eps))
     assert len(onsets) == len(eps)  # one spinner on the demo map, passed in every play
-    on = (ds.obs[:, 6 + 11] > 0.5) & (ds.obs[:, 6 + 12] > 0.5)
+    on = spinning(ds.obs)
     assert on[onsets].all() and not on[onsets - 1].any()  # spinning from that row, not the one before
     spun_out = [replace(e, mods=e.mods | Mods.SpunOut) if i == 0 else e for i, e in enumerate(eps)]
-    assert len(ds.spinner_onsets(spun_out)) == len(eps) - 1
+    assert len(spinner_onsets(ds.spinning_steps(spun_out))) == len(eps) - 1
 
 
 def test_spinner_rotation_keeps_the_spin_and_a_consistent_observation(library, tmp_path):

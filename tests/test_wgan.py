@@ -248,7 +248,8 @@ def test_spinner_rollouts_beside_the_teacher_forcing_train_the_closed_loop_spin(
 def test_onset_share_places_closed_loop_spinner_windows_over_a_spinners_start(demo_dataset):
     ds = Dataset(demo_dataset / "ds")
     eps = ds.split("train")
-    anchors, onsets = ds.spinning_steps(eps), ds.spinner_onsets(eps)
+    anchors = ds.spinning_steps(eps)
+    onsets = W.spinner_onsets(anchors)
     for share, with_start in ((1.0, 6), (0.5, 3)):
         args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=6, pretrain_spin_onset=share)
         obs, keys = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, onsets, "cpu", 24)
