@@ -92,6 +92,7 @@ MOTION = 2 + SPIN  # the generator's extra inputs: its last move, the spinner fe
 CRITIC_MOTION = 4 + SPIN  # the critic's: velocity, acceleration, the spinner features
 SPIN_SCALE_MAX_PX = 200.0  # :func:`teacher_forced` moves a spinning cursor no further out than this
 SPIN_RETURN = 0.25  # ... and fits each step to take back this share of the factor
+SLOW_LEAD_IN = 16  # steps of a slowed spin a closed-loop spinner window may start with (0.27 s)
 
 
 @dataclass
@@ -125,6 +126,7 @@ class WGANArgs:
     pretrain_spin_weight: float = 0.1  # ... and their term's weight (at 1 it was 3x the teacher-forced term and play fell to 27-31%)
     pretrain_spin_turn_weight: float = 1.0  # ... their angular speed's part of it (:func:`spinner_loss`)
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
+    pretrain_spin_slow: float = 0.0  # share of those windows started from a slowed spin (:func:`slowed_spin`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -234,8 +236,13 @@ def step_input(obs: torch.Tensor, keys: torch.Tensor, cur: torch.Tensor, before:
     return torch.cat([obs, keys, (cur - before) / MOVE_TO_OBS, spin, z, eps], -1)
 
 
-def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: torch.Generator, through_path: bool = True):
+def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: torch.Generator, through_path: bool = True,
+            given: torch.Tensor | None = None, free_from: torch.Tensor | None = None):
     """A window played closed loop by the generator from the human's first two cursors.
+
+    ``given`` (B, L, 2) and ``free_from`` (B,): the cursors of each window's steps before
+    ``free_from`` (at least 2) are ``given``'s instead; the generator still steps through
+    them, so its state holds that lead-in (:func:`slowed_spin`).
 
     ``through_path`` False: each move starts from its cursor detached, so a step's loss
     reaches its own move (and the GRU state) but not, through the cursors, every earlier
@@ -251,19 +258,46 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     human = obs[..., :2]
     z = torch.randn(B, gen.style, generator=gen_noise).to(obs.device)
     eps = torch.randn(B, L, gen.noise, generator=gen_noise).to(obs.device)
-    cur, before = human[:, 1], human[:, 0]
-    path, logits, h = [human[:, 0], human[:, 1]], [], None
+    given = human if given is None else given
+    cur, before = given[:, 1], given[:, 0]
+    path, logits, h = [given[:, 0], given[:, 1]], [], None
     for t in range(1, L - 1):
         c, b = (cur, before) if through_path else (cur.detach(), before.detach())
         d = c - human[:, t]
         o = obs[:, t] + d[:, :1] * mx[:, t] + d[:, 1:] * my[:, t]
         move, key_logits, h = gen.step(step_input(o, keys[:, t], c, b, z, eps[:, t]), h)
         before, cur = cur, c + gen.playfield_move(move, c, o) * MOVE_TO_OBS
+        if free_from is not None:
+            cur = torch.where((t + 1 < free_from)[:, None], given[:, t + 1], cur)
         path.append(cur)
         logits.append(key_logits)
     path = torch.stack(path, 1)
     d = path - human
     return path, obs + d[..., :1] * mx + d[..., 1:] * my, torch.stack(logits, 1)
+
+
+def slowed_spin(human: torch.Tensor, spin: torch.Tensor, pace: torch.Tensor, steps: int) -> torch.Tensor:
+    """The human's cursors (B, L, 2, obs units) with the spin of their first ``steps``
+    steps turned at ``pace`` (B,) times the human's rate: each spinner step's turn about
+    the centre is scaled, the radius kept, and the lag built up stays on the later steps
+    (whose turns are the human's).  Other steps keep their moves.
+
+    A lead-in for the closed-loop spinner windows (``pretrain_spin_slow``).  Why: a spin
+    the generator carries on is nearly neutral to its pace, whatever it turned last it
+    turns again, and those windows all start from a person's full-pace spin.  Held out it
+    started some spins slowly (after a slider, or from a break) and held that pace: seed
+    18 spun FREEDOM DiVE's 1.9 s spinner at a steady 2.2-3.2 turns a second, 30-40 px
+    out, where the same seed spun the map's 4.3 s one at 5-7 and the humans turn 5.8
+    at any radius (training plays, 0.5 s spans, medians of 5.2-6.3 by radius)."""
+    a = torch.atan2(human[..., 1], human[..., 0])
+    turn = torch.remainder(a[:, 1:] - a[:, :-1] + math.pi, 2 * math.pi) - math.pi
+    turn = turn * (spin[:, 1:] & spin[:, :-1])
+    lag = torch.cumsum(turn * (1 - pace[:, None]), 1)
+    lag = torch.cat([torch.zeros_like(lag[:, :1]), lag], 1)
+    lag[:, steps:] = lag[:, steps - 1 : steps]
+    c, s_ = torch.cos(-lag), torch.sin(-lag)
+    x, y = human[..., 0], human[..., 1]
+    return torch.stack([c * x - s_ * y, s_ * x + c * y], -1)
 
 
 def returning_target(human: torch.Tensor, before: torch.Tensor, spin: torch.Tensor, share: float) -> torch.Tensor:
@@ -441,6 +475,20 @@ def _spinner_windows(ds: Dataset, episodes, args: WGANArgs, rng, anchors, onsets
     return tuple(torch.cat(part) for part in zip(*parts))
 
 
+def _slowed_lead_in(obs: torch.Tensor, spin: torch.Tensor, share: float, rng) -> tuple[torch.Tensor, torch.Tensor]:
+    """(given cursors, free_from) for :func:`rollout`: a share ``share`` of the windows (the
+    last ones) start from ``SLOW_LEAD_IN`` steps of the human's spin slowed to a pace drawn
+    in [0, 1) (:func:`slowed_spin`); the rest from the human's first two cursors."""
+    B, L = spin.shape
+    n = int(round(B * share))
+    pace = torch.ones(B, device=obs.device)
+    pace[B - n :] = torch.as_tensor(rng.uniform(0.0, 1.0, n), dtype=torch.float32, device=obs.device)
+    lead_in = min(SLOW_LEAD_IN, L - 2)
+    free_from = torch.full((B,), 2, device=obs.device)
+    free_from[B - n :] = lead_in
+    return slowed_spin(obs[..., :2], spin, pace, lead_in), free_from
+
+
 def train_wgan(args: WGANArgs) -> dict:
     """Train the generator and critic; returns the last losses."""
     device = pick_device(args.device)
@@ -511,8 +559,12 @@ def train_wgan(args: WGANArgs) -> dict:
                     spun = 0.0
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
                         s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
-                        s_path = rollout(gen, s_obs, s_keys, noise, through_path=False)[0]
-                        spun = spun + spinner_loss(s_path, s_obs[..., :2], spinning(s_obs),
+                        s_spin, given, free_from = spinning(s_obs), None, None
+                        if args.pretrain_spin_slow:
+                            given, free_from = _slowed_lead_in(s_obs, s_spin, args.pretrain_spin_slow, rng)
+                            s_spin = s_spin & (torch.arange(length, device=device)[None] >= free_from[:, None])
+                        s_path = rollout(gen, s_obs, s_keys, noise, through_path=False, given=given, free_from=free_from)[0]
+                        spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
                                                    args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()

@@ -263,6 +263,58 @@ def test_onset_share_places_closed_loop_spinner_windows_over_a_spinners_start(de
         assert (since_start[:-with_start] >= step_s).all()  # the others, drawn by step, land mid-spin here
 
 
+def test_a_slowed_spin_turns_at_the_pace_given_through_the_lead_in_then_at_the_humans():
+    t = 0.4 * torch.arange(24.0)  # a steady 0.4 rad a step
+    human = torch.stack([0.2 * torch.cos(t), 0.2 * torch.sin(t)], -1)[None].repeat(3, 1, 1)
+    human[2] = -human[2].flip(-1)  # the other way round, another phase
+    spin = torch.ones(3, 24, dtype=torch.bool)
+    spin[1, :5] = False  # the spinner starts at step 5
+    slowed = W.slowed_spin(human, spin, torch.tensor([0.5, 0.25, 0.0]), 10)
+    turn = torch.atan2(slowed[..., 1], slowed[..., 0]).diff(dim=1)
+    turn = torch.remainder(turn + math.pi, 2 * math.pi) - math.pi
+    assert torch.allclose(slowed.norm(dim=-1), human.norm(dim=-1), atol=1e-6)  # the radius kept
+    assert torch.allclose(turn[0, :9], torch.full((9,), 0.2), atol=1e-5)  # half the pace through the lead-in
+    assert torch.allclose(turn[0, 9:], torch.full((14,), 0.4), atol=1e-5)  # then the human's
+    assert torch.allclose(slowed[1, :6], human[1, :6])  # before the spinner: the human's cursor
+    assert torch.allclose(turn[1, 5:9], torch.full((4,), 0.1), atol=1e-5)
+    assert torch.allclose(turn[2, :9], torch.zeros(9), atol=1e-5)  # pace 0: held still
+    assert torch.allclose(turn[2, 9:].abs(), torch.full((14,), 0.4), atol=1e-5)
+    assert torch.allclose(W.slowed_spin(human, spin, torch.ones(3), 10), human, atol=1e-6)
+
+
+def test_a_rollout_follows_the_given_cursors_until_its_free_step_then_its_own(demo_dataset):
+    _, obs, prev, gen = _windows_and_generator(demo_dataset, 3, 20, 0, spinner_share=1.0)
+    given = obs[..., :2] + 0.05
+    free_from = torch.tensor([2, 6, 12])
+    path = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0), given=given, free_from=free_from)[0]
+    for b, k in enumerate(free_from.tolist()):
+        assert torch.equal(path[b, :k], given[b, :k])
+        assert not torch.allclose(path[b, k:], given[b, k:])
+    plain = W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0))[0]
+    assert torch.equal(W.rollout(gen, obs, prev[..., 2:], torch.Generator().manual_seed(0), given=obs[..., :2],
+                                 free_from=torch.full((3,), 2))[0], plain)  # from step 2 on: the plain rollout
+
+
+def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slowed_lead_in(demo_dataset, tmp_path):
+    ds = Dataset(demo_dataset / "ds")
+    eps = ds.split("train")
+    anchors = ds.spinning_steps(eps)
+    args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=8)
+    obs, _ = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, W.spinner_onsets(anchors), "cpu", 24)
+    spin = spinning(obs)
+    given, free_from = W._slowed_lead_in(obs, spin, 0.25, np.random.default_rng(1))
+    assert free_from.tolist() == [2] * 6 + [W.SLOW_LEAD_IN] * 2
+    assert torch.equal(given[:6], obs[:6, :, :2])  # the rest start from the human's own spin
+    lead = slice(0, W.SLOW_LEAD_IN)
+    assert not torch.allclose(given[6:, lead], obs[6:, lead, :2])  # slowed through the lead-in
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=4, pretrain_spin_steps=(24,),
+                       pretrain_spin_slow=0.5, progress=False)
+    slowed = W.train_wgan(train)["generator/spinner_closed_loop"]
+    plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_spin_slow=0.0))["generator/spinner_closed_loop"]
+    assert slowed > 0 and slowed != plain
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
