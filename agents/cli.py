@@ -495,6 +495,8 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--spinner-share", type=_share, help="share of windows placed over spinners (default 0.25)")
     tw.add_argument("--spin-frame", action=argparse.BooleanOptionalAction, default=None,
                     help="on spinners the generator moves outward and turning about the centre, not in x and y (default on)")
+    tw.add_argument("--spin-focus", action=argparse.BooleanOptionalAction, default=None,
+                    help="while a spinner runs the generator does not see the objects due more than 0.5 s later (default off)")
     tw.add_argument("--checkpoint-every", type=_positive_int, help="steps between checkpoints (default 100)")
     tw.set_defaults(func=_train_wgan)
     tk = models.add_parser("keys", help="the sequential key decoder, by teacher forcing on the human replays")

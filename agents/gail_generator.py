@@ -35,7 +35,7 @@ from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX
 
 from .dataset import spinning
 from .key_decoding import MedianKeysVec
-from .wgan import MOTION, MOVE_TO_OBS, Generator, spinner_frame, step_input
+from .wgan import MOTION, MOVE_TO_OBS, Generator, spin_focus, spinner_frame, step_input
 
 OBS_CURSOR_PX = 256.0  # the observation's cursor is (px - centre) / 256 (features.py)
 MOVE_LIMIT = 2.0  # a move of at most 2 x 64 px a step (humans move further in 0.03% of steps)
@@ -74,14 +74,17 @@ class GeneratorInput(BaseFeaturesExtractor):
     episode's first frame with zeros, which is how a first step is told (keys are never 0
     after it): its last move is then zero, as :class:`agents.wgan.WGANAgent` starts."""
 
-    def __init__(self, observation_space: spaces.Box, obs_size: int, hidden: int, style: int, noise: int):
+    def __init__(self, observation_space: spaces.Box, obs_size: int, hidden: int, style: int, noise: int,
+                 spin_focus: bool = False):
         super().__init__(observation_space, hidden)
-        self.frame, self.extra, self.style = obs_size + 2, style + noise, style
+        self.frame, self.extra, self.style, self.spin_focus = obs_size + 2, style + noise, style, spin_focus
         self.inp = nn.Sequential(nn.Linear(obs_size + 2 + MOTION + style + noise, hidden), nn.GELU())
 
     def forward(self, stacked: torch.Tensor) -> torch.Tensor:
         last, prev = stacked[:, -self.frame:], stacked[:, -2 * self.frame:-self.frame]
         obs, keys = last[:, :-2], last[:, -2:]
+        if self.spin_focus:  # as the generator's own forward (agents.wgan.Generator)
+            obs = spin_focus(obs)
         cur = obs[:, :2]
         first = (prev[:, -2:] == 0).all(-1, keepdim=True)
         before = torch.where(first, cur, prev[:, :2])
@@ -128,7 +131,8 @@ def generator_policy_kwargs(gen_config: dict, move_log_std: float, key_log_std: 
     hidden = int(gen_config["hidden"])
     return {"features_extractor_class": GeneratorInput,
             "features_extractor_kwargs": {"obs_size": int(gen_config["obs_size"]), "hidden": hidden,
-                                          "style": int(gen_config["style"]), "noise": int(gen_config["noise"])},
+                                          "style": int(gen_config["style"]), "noise": int(gen_config["noise"]),
+                                          "spin_focus": bool(gen_config.get("spin_focus", False))},
             "share_features_extractor": False, "lstm_hidden_size": hidden, "n_lstm_layers": 2,
             "enable_critic_lstm": False, "net_arch": {"pi": [], "vf": [hidden]}, "ortho_init": False,
             "log_std_init": float(move_log_std), "key_log_std": float(key_log_std)}

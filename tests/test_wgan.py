@@ -315,6 +315,39 @@ def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slow
     assert slowed > 0 and slowed != plain
 
 
+def _spinner_then_two_objects(due_s: tuple[float, float]) -> torch.Tensor:
+    """An observation (k 3): a spinner under way, then objects due in ``due_s`` seconds."""
+    G, F = W.GLOBAL_FEATURES, W.OBJECT_FEATURES
+    obs = torch.zeros(G + 3 * F)
+    obs[:2] = torch.tensor([0.1, -0.2])
+    obs[G + 0], obs[G + 2], obs[G + 11], obs[G + 12], obs[G + 13] = 1.0, 1.5, 1.0, 1.0, 0.7  # the spinner
+    for j, due in enumerate(due_s, 1):
+        obs[G + j * F: G + (j + 1) * F] = torch.tensor([1.0, due, due, 0.3, 0.1, 0.3, 0.1, 0.3, 0.1, 1.0, 0, 0, 0, 0])
+    return obs
+
+
+def test_spin_focus_hides_the_objects_after_a_running_spinner_until_they_are_nearly_due():
+    G, F = W.GLOBAL_FEATURES, W.OBJECT_FEATURES
+    obs = _spinner_then_two_objects((0.3, 1.2))
+    focused = W.spin_focus(obs[None])[0]
+    assert torch.equal(focused[: G + 2 * F], obs[: G + 2 * F])  # the spinner, and the object due in 0.3 s
+    assert (focused[G + 2 * F:] == 0).all()  # the one due in 1.2 s: out of view, as a missing object
+    idle = obs.clone()
+    idle[G + 12] = 0.0  # the spinner not yet under way
+    assert torch.equal(W.spin_focus(idle[None])[0], idle)
+    torch.manual_seed(0)
+    gen = W.Generator(obs.shape[0], hidden=16, spin_focus=True)
+    other = _spinner_then_two_objects((0.3, 3.0))
+    other[G + 2 * F + 3:G + 2 * F + 9] *= -2  # elsewhere, and later still
+    x = torch.stack([W.step_input(o[None], torch.tensor([[1.0, 0.0]]), o[None, :2], o[None, :2], torch.zeros(1, 16),
+                                  torch.zeros(1, 4))[0] for o in (obs, other)])[:, None]
+    move, _, _ = gen(x)
+    assert torch.equal(move[0], move[1])  # the generator cannot tell them apart
+    gen.spin_focus = False
+    move, _, _ = gen(x)
+    assert not torch.equal(move[0], move[1])
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
