@@ -487,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of those windows placed over a spinner's start (default 0)")
     tw.add_argument("--pretrain-spin-slow", type=_share,
                     help="share of those windows that start from 0.27 s of the human's spin slowed to a random pace, so the "
-                         "generator learns to spin up (default 0)")
+                         "generator learns to spin up (default 0.5)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")
