@@ -313,16 +313,14 @@ def slowed_spin(human: torch.Tensor, spin: torch.Tensor, pace: torch.Tensor, ste
     the centre is scaled, the radius kept, and the lag built up stays on the later steps
     (whose turns are the human's).  Other steps keep their moves.
 
-    A lead-in for the closed-loop spinner windows (``pretrain_spin_slow``).  Why: a spin
-    the generator carries on is nearly neutral to its pace, whatever it turned last it
-    turns again, and those windows all start from a person's full-pace spin.  Held out it
-    started some spins slowly (after a slider, or from a break) and held that pace: seed
-    18 spun FREEDOM DiVE's 1.9 s spinner at a steady 2.2-3.2 turns a second, 30-40 px
-    out, where the same seed spun the map's 4.3 s one at 5-7 and the humans turn 5.8
-    at any radius (training plays, 0.5 s spans, medians of 5.2-6.3 by radius)."""
-    a = torch.atan2(human[..., 1], human[..., 0])
-    turn = torch.remainder(a[:, 1:] - a[:, :-1] + math.pi, 2 * math.pi) - math.pi
-    turn = turn * (spin[:, 1:] & spin[:, :-1])
+    A lead-in for the closed-loop spinner windows (``pretrain_spin_slow``).  Why: those
+    windows all start from a person's full-pace spin, so they never ask the generator to
+    spin up, and where it failed held-out spinners it spun steadily slow: the default's
+    seed 18 spun FREEDOM DiVE's 1.9 s spinner at 2.2-3.2 turns a second, 30-40 px out,
+    where the same seed spun the map's 4.3 s one at 5-7 and the humans turn 5.8 at any
+    radius (training plays, 0.5 s spans, medians of 5.2-6.3 by radius).  What set that
+    slow pace was found later (:func:`spin_focus`)."""
+    turn = spin_features(human[:, 1:], human[:, :-1], spin[:, 1:] & spin[:, :-1])[..., 3]
     lag = torch.cumsum(turn * (1 - pace[:, None]), 1)
     lag = torch.cat([torch.zeros_like(lag[:, :1]), lag], 1)
     lag[:, steps:] = lag[:, steps - 1 : steps]
