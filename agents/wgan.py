@@ -213,9 +213,10 @@ def spin_focus(obs: torch.Tensor) -> torch.Tensor:
 
     Why: a person's spin does not depend on what comes after it (training plays: 5.8
     turns a second at any radius, 5.3-5.7 on spinners of any length), but the generator's
-    did.  Seed 18 (``--pretrain-spin-slow 0.5``) steered FREEDOM DiVE's 1.9 s spinner to a
-    steady 3.0-3.7 turns a second from any pace it was handed, and 4.4-4.8 with only the
-    spinner in view; the map's 4.3 s spinner, with the same pace required, 4.8-5.5.  The
+    did.  Seed 18 (``--pretrain-spin-slow 0.5``), handed spins of 1-7 turns a second at 35 px
+    on FREEDOM DiVE's 1.9 s spinner, turned at 2.7-3.9, and at 3.9-4.8 without the
+    objects after it in view; on the map's 4.3 s spinner, with the same pace required,
+    4.6-5.5 either way.  The
     objects it cannot see are ones a player need not yet aim at; those due within
     ``FOCUS_S`` stay, so the way out of the spinner is still planned."""
     k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
