@@ -488,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-spin-slow", type=_share,
                     help="share of those windows that start from 0.27 s of the human's spin slowed to a random pace, so the "
                          "generator learns to spin up (default 0.5)")
+    tw.add_argument("--pretrain-spin-shorten", type=_share,
+                    help="share of those windows whose spinner (and all after it) is made to end sooner, so the generator "
+                         "learns the person's pace on short spinners too (default 0)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

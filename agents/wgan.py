@@ -82,7 +82,7 @@ from torch import nn
 from tqdm import tqdm
 
 from osu_env.errors import AgentError, OsuInputError, first_line
-from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES
+from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, TIME_CLIP_S
 
 from .dataset import Dataset, offset_index, rotate_about_centre, spinner_onsets, spinning
 from .key_decoding import MedianKeys
@@ -132,6 +132,7 @@ class WGANArgs:
     pretrain_spin_turn_weight: float = 1.0  # ... their angular speed's part of it (:func:`spinner_loss`)
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
+    pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -328,6 +329,40 @@ def slowed_spin(human: torch.Tensor, spin: torch.Tensor, pace: torch.Tensor, ste
     c, s_ = torch.cos(-lag), torch.sin(-lag)
     x, y = human[..., 0], human[..., 1]
     return torch.stack([c * x - s_ * y, s_ * x + c * y], -1)
+
+
+def shortened_spinner(obs: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
+    """``obs`` (B, L, D) with, in a share ``share`` of the windows that spin at every step,
+    the spinner's end and every later object brought forward by the same time: a fraction
+    drawn in [0, 1) of what is left of the spinner at the window's last step, so it still
+    ends after the window.  The person's spin is kept: it is now the spin of a shorter
+    spinner, one that ends soon after.
+
+    Why: people spin a spinner at the same pace however soon it ends (training plays: 6.0
+    turns a second on spinners under 1 s, 5.3 on 1-2 s ones, 5.4 on 2-4 s ones, 5.7 on
+    longer ones), but 3 of the 65 training spinners are under 1 s and a window drawn by
+    step lands on a spinner in proportion to its length, so nearly every spin the generator
+    was fitted on had seconds left.  Handed a 5.8 turns a second spin 0.1-0.8 s into a
+    spinner, the default's seed 18 kept it on a 5.8 s training spinner (5.6-5.8) and fell
+    to 3.4-4.9 on six of seven spinners of 0.8-2.4 s, held-out and training alike (6.1 on
+    the seventh); moving the later objects 10 s away brought those six to 4.3-4.9.  It
+    failed held-out spinners at that pace (3.0-3.4 turns a second on Deconstruction Star's
+    0.8 s and 2.2 s spinners)."""
+    B = obs.shape[0]
+    draw = torch.as_tensor(rng.random(B) < share, device=obs.device)
+    frac = torch.as_tensor(rng.uniform(0.0, 1.0, B), dtype=obs.dtype, device=obs.device)
+    pick = draw & spinning(obs).all(1)
+    end = GLOBAL_FEATURES + 2  # the spinner's time until its end (object 0, features.py)
+    delta = torch.where(pick, frac * obs[:, -1, end].clamp(min=0.0), torch.zeros_like(frac))[:, None]
+    out = obs.clone()
+    out[..., end] = obs[..., end] - delta
+    for j in range(1, (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES):
+        base = GLOBAL_FEATURES + OBJECT_FEATURES * j
+        present = obs[..., base] > 0.5
+        for col in (base + 1, base + 2):  # time until its start, its end; those clipped far off stay
+            moved = (obs[..., col] - delta).clamp(min=-TIME_CLIP_S)
+            out[..., col] = torch.where(present & (obs[..., col] < TIME_CLIP_S), moved, obs[..., col])
+    return out
 
 
 def returning_target(human: torch.Tensor, before: torch.Tensor, spin: torch.Tensor, share: float) -> torch.Tensor:
@@ -589,6 +624,8 @@ def train_wgan(args: WGANArgs) -> dict:
                     spun = 0.0
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
                         s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
+                        if args.pretrain_spin_shorten:
+                            s_obs = shortened_spinner(s_obs, args.pretrain_spin_shorten, rng)
                         s_spin, given, free_from = spinning(s_obs), None, None
                         if args.pretrain_spin_slow:
                             given, free_from = _slowed_lead_in(s_obs, s_spin, args.pretrain_spin_slow, rng)

@@ -348,6 +348,28 @@ def test_spin_focus_hides_the_objects_after_a_running_spinner_until_they_are_nea
     assert not torch.equal(move[0], move[1])
 
 
+def test_a_shortened_spinner_ends_sooner_by_one_time_for_it_and_every_later_object():
+    G, F = W.GLOBAL_FEATURES, W.OBJECT_FEATURES
+    L, step_s = 5, 0.0167
+    window = torch.stack([_spinner_then_two_objects((2.0, W.TIME_CLIP_S)) for _ in range(L)])
+    window[:, G + 2] = 1.5 - step_s * torch.arange(L)  # the spinner's end comes nearer each step
+    window[:, G + F + 1] -= step_s * torch.arange(L)
+    obs = torch.stack([window, window.clone()])
+    obs[1, 0, G + 12] = 0.0  # the second window's first step is before the spinner starts
+    short = W.shortened_spinner(obs, 1.0, np.random.default_rng(0))
+    delta = obs[0, :, G + 2] - short[0, :, G + 2]
+    assert (delta > 0).all() and torch.allclose(delta, delta[0].expand(L))  # one time for the whole window
+    assert short[0, -1, G + 2] > 0  # still ends after the window
+    assert torch.allclose(obs[0, :, G + F + 1] - short[0, :, G + F + 1], delta)  # the next object as much sooner
+    assert torch.allclose(obs[0, :, G + F + 2] - short[0, :, G + F + 2], delta)
+    assert torch.equal(short[0, :, G + 2 * F + 1], obs[0, :, G + 2 * F + 1])  # one clipped far off stays far off
+    keep = torch.ones_like(obs[0], dtype=torch.bool)
+    keep[:, [G + 2, G + F + 1, G + F + 2]] = False
+    assert torch.equal(short[0][keep], obs[0][keep])  # positions, kinds, the spin: as they were
+    assert torch.equal(short[1], obs[1])  # a window not spinning throughout is left alone
+    assert torch.equal(W.shortened_spinner(obs, 0.0, np.random.default_rng(0)), obs)
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
