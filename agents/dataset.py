@@ -303,6 +303,18 @@ class Dataset:
     def split(self, name: str) -> list[Episode]:
         return [e for e in self.episodes if e.split == name]
 
+    def idle_steps(self, episodes: list[Episode], ahead_s: float) -> np.ndarray:
+        """Rows of ``episodes`` where nothing is under way and the next object starts more
+        than ``ahead_s`` seconds ahead: breaks and the long gaps a map leaves, where the
+        cursor has nothing to follow."""
+        G = GLOBAL_FEATURES
+
+        def idle(o):  # object 0 present, not running, due after ahead_s
+            return (o[:, G] > 0.5) & (o[:, G + 12] < 0.5) & (o[:, G + 1] > ahead_s)
+
+        rows = [e.offset + np.flatnonzero(idle(self.obs[e.offset:e.offset + e.length])) for e in episodes]
+        return np.concatenate(rows) if rows else np.empty(0, np.int64)
+
     def spinning_steps(self, episodes: list[Episode]) -> np.ndarray:
         """Rows of ``episodes`` where the next object is a spinner under way: rare (about
         2% of play) but where a policy must keep up a motion of its own.

@@ -98,6 +98,8 @@ SPIN_SCALE_MAX_PX = 200.0  # :func:`teacher_forced` moves a spinning cursor no f
 SPIN_RETURN = 0.25  # ... and fits each step to take back this share of the factor
 FOCUS_S = 0.5  # while a spinner runs, objects after it due within this (s) stay in the generator's view (:func:`spin_focus`)
 SLOW_LEAD_IN = 16  # steps of a slowed spin a closed-loop spinner window may start with (0.27 s)
+IDLE_AHEAD_S = 2.0  # a step is idle when nothing runs and the next object is further ahead than this
+IDLE_STEPS = 64  # steps in each closed-loop window over a break (1.07 s)
 
 
 @dataclass
@@ -133,6 +135,8 @@ class WGANArgs:
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
+    pretrain_idle_rollouts: int = 0  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
+    pretrain_idle_weight: float = 0.1  # ... and their positional term's weight
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -591,6 +595,7 @@ def train_wgan(args: WGANArgs) -> dict:
     spinning_rows = ds.spinning_steps(train_eps)
     anchors = spinning_rows if args.spinner_share > 0 else None
     onsets = spinner_onsets(spinning_rows)
+    idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S)
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
     from torch.utils.tensorboard import SummaryWriter
@@ -635,6 +640,16 @@ def train_wgan(args: WGANArgs) -> dict:
                                                    args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
+                if args.pretrain_idle_rollouts:
+                    # Why: nothing else plays a break closed loop, and with no object to follow
+                    # the generator's own moves fed back drove it off the screen (README:
+                    # FREEDOM DiVE's 14 s break)
+                    i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
+                                                length=IDLE_STEPS, share=1.0)
+                    i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
+                    idle = positional_loss(i_path, i_obs[..., :2], spinning(i_obs))
+                    pos = pos + args.pretrain_idle_weight * idle
+                    losses["generator/idle_closed_loop"] = idle.item()
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
                 pos = positional_loss(path, obs[..., :2], spinning(obs))

@@ -370,6 +370,23 @@ def test_a_shortened_spinner_ends_sooner_by_one_time_for_it_and_every_later_obje
     assert torch.equal(W.shortened_spinner(obs, 0.0, np.random.default_rng(0)), obs)
 
 
+def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_training(demo_dataset, tmp_path):
+    ds = Dataset(demo_dataset / "ds")
+    eps = ds.split("train")
+    G = W.GLOBAL_FEATURES
+    idle = ds.idle_steps(eps, 0.6)
+    o = ds.obs[idle]
+    assert len(idle) and (o[:, G] > 0.5).all() and (o[:, G + 12] < 0.5).all() and (o[:, G + 1] > 0.6).all()
+    assert set(ds.idle_steps(eps, 0.9)) < set(idle)  # the further ahead, the fewer
+    assert not set(ds.spinning_steps(eps)) & set(idle)
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_idle_rollouts=4, progress=False)
+    losses = W.train_wgan(train)
+    assert losses["generator/idle_closed_loop"] > 0
+    plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_idle_rollouts=0))
+    assert "generator/idle_closed_loop" not in plain and plain["generator/loss"] != losses["generator/loss"]
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
