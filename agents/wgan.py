@@ -66,6 +66,11 @@ plays: **closed loop**, on its own cursor.
   seeds 126 spinners of 130 against 120 without, and 1.6 points more accuracy, README).
   ``spin_focus`` hides, while a spinner runs, the objects due more than ``FOCUS_S`` after
   it (:func:`spin_focus`): what the generator saw of them set its spin's pace.
+  ``pretrain_spin_shorten`` makes a share of those windows' spinners end sooner
+  (:func:`shortened_spinner`; off: on five seeds 127 spinners of 130 against 126, README).
+- **Breaks.** ``pretrain_idle_rollouts`` plays windows over breaks closed loop beside the
+  teacher forcing, fitted to the person's path (off: on two seeds it kept the cursor on
+  the screen through FREEDOM DiVE's 15 s break but cost 4-5 points of accuracy, README).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -643,7 +648,7 @@ def train_wgan(args: WGANArgs) -> dict:
                 if args.pretrain_idle_rollouts:
                     # Why: nothing else plays a break closed loop, and with no object to follow
                     # the generator's own moves fed back drove it off the screen (README:
-                    # FREEDOM DiVE's 14 s break)
+                    # FREEDOM DiVE's 15 s break)
                     i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
                                                 length=IDLE_STEPS, share=1.0)
                     i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
