@@ -361,16 +361,14 @@ def shortened_spinner(obs: torch.Tensor, share: float, rng: np.random.Generator)
     draw = torch.as_tensor(rng.random(B) < share, device=obs.device)
     frac = torch.as_tensor(rng.uniform(0.0, 1.0, B), dtype=obs.dtype, device=obs.device)
     pick = draw & spinning(obs).all(1)
-    end = GLOBAL_FEATURES + 2  # the spinner's time until its end (object 0, features.py)
-    delta = torch.where(pick, frac * obs[:, -1, end].clamp(min=0.0), torch.zeros_like(frac))[:, None]
+    k = (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES
     out = obs.clone()
-    out[..., end] = obs[..., end] - delta
-    for j in range(1, (obs.shape[-1] - GLOBAL_FEATURES) // OBJECT_FEATURES):
-        base = GLOBAL_FEATURES + OBJECT_FEATURES * j
-        present = obs[..., base] > 0.5
-        for col in (base + 1, base + 2):  # time until its start, its end; those clipped far off stay
-            moved = (obs[..., col] - delta).clamp(min=-TIME_CLIP_S)
-            out[..., col] = torch.where(present & (obs[..., col] < TIME_CLIP_S), moved, obs[..., col])
+    objects = out[..., GLOBAL_FEATURES:].unflatten(-1, (k, OBJECT_FEATURES))  # a view: writes land in ``out``
+    delta = torch.where(pick, frac * objects[:, -1, 0, 2].clamp(min=0.0), torch.zeros_like(frac))  # (B,)
+    objects[..., 0, 2] -= delta[:, None]  # the spinner's time until its end
+    times = objects[..., 1:, 1:3]  # every later object's time until its start and its end
+    move = (objects[..., 1:, :1] > 0.5) & (times < TIME_CLIP_S)  # present; those clipped far off stay
+    times.copy_(torch.where(move, (times - delta[:, None, None, None]).clamp(min=-TIME_CLIP_S), times))
     return out
 
 
@@ -600,7 +598,7 @@ def train_wgan(args: WGANArgs) -> dict:
     spinning_rows = ds.spinning_steps(train_eps)
     anchors = spinning_rows if args.spinner_share > 0 else None
     onsets = spinner_onsets(spinning_rows)
-    idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S)
+    idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S) if args.pretrain_idle_rollouts else None
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
     from torch.utils.tensorboard import SummaryWriter
