@@ -355,8 +355,8 @@ def shortened_spinner(obs: torch.Tensor, share: float, rng: np.random.Generator)
     spinner, the default's seed 18 kept it on a 5.8 s training spinner (5.6-5.8) and fell
     to 3.4-4.9 on seven of eight spinners of 0.8-2.4 s, held-out and training alike (6.1-6.3
     on the eighth); moving the later objects 10 s away brought those seven to 4.3-5.0.  It
-    failed held-out spinners at that pace (3.0-3.4 turns a second on Deconstruction Star's
-    0.8 s and 2.2 s spinners)."""
+    failed held-out spinners at that pace (2.7-3.7 turns a second through Deconstruction
+    Star's 0.8 s and 2.2 s spinners)."""
     B = obs.shape[0]
     draw = torch.as_tensor(rng.random(B) < share, device=obs.device)
     frac = torch.as_tensor(rng.uniform(0.0, 1.0, B), dtype=obs.dtype, device=obs.device)
