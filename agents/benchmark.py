@@ -67,6 +67,7 @@ class Sample:
     clock_ms: float
     frametime_ms: float
     snaps: int
+    off_screen: float  # share of the play's time with the cursor beyond the screen (:func:`metrics.off_screen`)
     keys: metrics.KeyStats
     seq: np.ndarray  # raw windows for the ``seq`` detector
     key_windows: np.ndarray  # timing statistics for the ``keys`` view
@@ -102,7 +103,7 @@ def measure(player: str, group: str, source: str, bm: Beatmap, t, x, y, keys, re
         counts, combo, ur, spinners = result.counts, result.max_combo, result.unstable_rate, result.spinners_cleared
     return Sample(player, group, source, bm.md5, counts, combo, ur, errors, spinners, windows, metrics.kinematics(pos),
                   metrics.recording_clock_ms(t, bm.clock_rate), metrics.median_frametime_ms(t, bm.clock_rate),
-                  metrics.snaps(bm, t, x, y), metrics.key_stats(bm, t, keys), seq, key_windows)
+                  metrics.snaps(bm, t, x, y), metrics.off_screen(pos), metrics.key_stats(bm, t, keys), seq, key_windows)
 
 
 def _some(windows: np.ndarray, most: int, rng: np.random.Generator) -> np.ndarray:
@@ -321,6 +322,7 @@ def summarize(samples: list[Sample], reference: list[Sample], scores: Scores, se
     spinners = sum(s.spinners[1] for s in samples)
     clocks = np.array([s.clock_ms for s in samples])
     urs = np.array([s.unstable_rate for s in samples])
+    off = np.array([s.off_screen for s in samples])
     objects = int(total.sum())
     return {
         "plays": len(samples),
@@ -338,6 +340,8 @@ def summarize(samples: list[Sample], reference: list[Sample], scores: Scores, se
         "wasserstein": {k: _round(metrics.wasserstein(_pooled(samples, k, rng), _pooled(reference, k, rng)))
                         for k in ("speed", "acceleration", "jerk", "angle", "hit_error")},
         "snaps_per_1000_objects": round(1000 * sum(s.snaps for s in samples) / max(objects, 1), 2),
+        "off_screen": _round(float(np.nanmean(off))) if np.isfinite(off).any() else None,
+        "plays_off_screen": int((off > 0).sum()),
         "frametime_ms": _round(float(np.nanmedian(clocks))),
         "frametime_median_ms": _round(float(np.nanmedian([s.frametime_ms for s in samples]))),
         "timewarp_flagged": int((clocks < metrics.TIMEWARP_CLOCK_MS).sum()),
@@ -546,7 +550,7 @@ def table(results: dict) -> str:
     head = ("| player | plays | accuracy % [95% CI] | UR | spinners | C2ST AUC [95% CI] | "
             + "".join(f"AUC {d} | " for d in which) +
             "W1 speed | W1 accel | W1 jerk | W1 angle | W1 hit error | hit error mean | press ms | W1 press | "
-            "stream alternation | double taps/1k | slider hold | snaps/1k | frametime ms | fast-clock flags |")
+            "stream alternation | double taps/1k | slider hold | snaps/1k | off screen % (plays) | frametime ms | fast-clock flags |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, p in results["players"].items():
         w, kv = p["wasserstein"], p["keys"]
@@ -558,7 +562,7 @@ def table(results: dict) -> str:
             f"{_fmt(w['speed'], 2)} | {_fmt(w['acceleration'], 2)} | {_fmt(w['jerk'], 2)} | {_fmt(w['angle'], 1)} | "
             f"{_fmt(w['hit_error'], 1)} | {_fmt(kv['hit_error_mean_ms'], 1)} | {_fmt(kv['press_ms_median'], 0)} | {_fmt(kv['w1_press_ms'], 1)} | "
             f"{_fmt(kv['stream_alternation'], 2)} | {_fmt(kv['double_taps_per_1000_circles'], 1)} | {_fmt(kv['slider_hold'], 3)} | "
-            f"{p['snaps_per_1000_objects']:.1f} | {_fmt(p['frametime_ms'], 2)} | "
+            f"{p['snaps_per_1000_objects']:.1f} | {_fmt(None if p['off_screen'] is None else 100 * p['off_screen'], 2)} ({p['plays_off_screen']}) | {_fmt(p['frametime_ms'], 2)} | "
             f"{p['timewarp_flagged']}/{p['plays']} |")
     return "\n".join(lines)
 

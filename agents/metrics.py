@@ -43,6 +43,11 @@ SNAP_ANGLE_DEG = 10.0  # circleguard: angle abc below 10 degrees ...
 SNAP_LEG_PX = 8.0  # ... with both legs longer than 8 osu!px
 MAX_ITER = 100  # boosting rounds of the two-sample classifier
 TIMEWARP_CLOCK_MS = 16.3  # stable records at 60 Hz real (16.67 ms); 97.5% speed gives 16.25
+# A 16:9 screen in osu!px: the playfield is 80% of its height (lazer's OsuPlayfieldAdjustmentContainer,
+# playfield_size_adjust) and sits 8 osu!px below its centre, so the screen is 480 x 853.3 osu!px from
+# (-170.7, -56).  The 121 human plays in ../shared/data reach exactly those edges and, but for 3, no further
+SCREEN_X_PX = (256.0 - 240.0 * 16 / 9, 256.0 + 240.0 * 16 / 9)
+SCREEN_Y_PX = (192.0 - 8.0 - 240.0, 192.0 - 8.0 + 240.0)
 FEATURE_NAMES = (
     "speed_q10", "speed_q50", "speed_q90", "speed_max", "accel_q10", "accel_q50", "accel_q90",
     "jerk_q10", "jerk_q50", "jerk_q90", "jerk_per_accel", "accel_per_speed", "still", "frozen",
@@ -155,6 +160,18 @@ def recording_clock_ms(t_ms: np.ndarray, clock_rate: float) -> float:
     m = np.asarray(merged)
     m = m[m <= 40.0]  # pauses, breaks and skips are not frames
     return float(m.mean()) if m.size else float("nan")
+
+
+def off_screen(pos: np.ndarray) -> float:
+    """Share of the resampled positions ``pos`` (n, 2) beyond a 16:9 screen (``SCREEN_X_PX``,
+    ``SCREEN_Y_PX``, 1 px of slack); nan for none.  A person's cursor is an OS cursor and
+    stops at the screen's edge; a generator's has no edge but the env's, and one that drifts
+    through a break shows it (README: FREEDOM DiVE's break)."""
+    if not len(pos):
+        return float("nan")
+    x, y = pos[:, 0], pos[:, 1]
+    out = (x < SCREEN_X_PX[0] - 1) | (x > SCREEN_X_PX[1] + 1) | (y < SCREEN_Y_PX[0] - 1) | (y > SCREEN_Y_PX[1] + 1)
+    return float(out.mean())
 
 
 def median_frametime_ms(t_ms: np.ndarray, clock_rate: float) -> float:

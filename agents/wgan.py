@@ -105,6 +105,8 @@ FOCUS_S = 0.5  # while a spinner runs, objects after it due within this (s) stay
 SLOW_LEAD_IN = 16  # steps of a slowed spin a closed-loop spinner window may start with (0.27 s)
 IDLE_AHEAD_S = 2.0  # a step is idle when nothing runs and the next object is further ahead than this
 IDLE_STEPS = 64  # steps in each closed-loop window over a break (1.07 s)
+IDLE_RADIUS_PX = 230.0  # beyond this from the centre a break's cursor may not drift further out (:func:`outward_drift`)
+IDLE_SHIFT_PX = 384.0  # a break window's cursor starts shifted by up to this, so many start beyond it
 
 
 @dataclass
@@ -141,7 +143,8 @@ class WGANArgs:
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
     pretrain_idle_rollouts: int = 0  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
-    pretrain_idle_weight: float = 0.1  # ... and their positional term's weight
+    pretrain_idle_weight: float = 0.1  # ... and their term's weight
+    pretrain_idle_loss: str = "path"  # that term: "path" (the person's path) or "outward" (:func:`outward_drift`)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -521,6 +524,36 @@ def spinner_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor, tu
     return (spinning_ * s).sum() / s.sum().clamp(min=1)
 
 
+def outward_drift(path: torch.Tensor, bound: float) -> torch.Tensor:
+    """How far (64 px units, a mean over the steps from 2) the cursors of ``path`` (B, L, 2,
+    obs units) move away from the playfield centre on the steps that start further out
+    than ``bound`` (obs units); moving round or back in costs nothing, and so does
+    anything nearer the centre.  For windows played with ``through_path`` False, where
+    each step's cursor starts detached: a step's term reaches its own move alone.
+
+    Why: the humans stay on the screen through a break (nine in ten of their steps with
+    nothing due for 2 s lie within 227 px of the centre; the OS clamps them at its edge),
+    but no object pulls a generator back, and played closed loop its own last move, fed
+    back, carried it off the screen (README: FREEDOM DiVE's 15 s break).  Fitting the
+    person's wander there instead cost accuracy and spinners (README); this term is zero
+    wherever a person's cursor would be, so it asks nothing else of the generator."""
+    r = path[:, 1:].norm(dim=-1)
+    out = (r[:, 1:] - r[:, :-1].detach()).clamp(min=0.0) * (r[:, :-1] > bound).detach()
+    return out.mean() / MOVE_TO_OBS
+
+
+def _shifted_start(human: torch.Tensor, rng) -> torch.Tensor:
+    """The human's cursors (B, L, 2, obs units) shifted, window by window, by a vector of
+    random direction and a length drawn in [0, ``IDLE_SHIFT_PX``): break windows given to
+    :func:`rollout` from there start anywhere from the person's point to well off the
+    screen, so :func:`outward_drift` has steps to act on in a 1 s window."""
+    B = human.shape[0]
+    angle = torch.as_tensor(rng.uniform(0, 2 * math.pi, B), dtype=human.dtype, device=human.device)
+    length = torch.as_tensor(rng.uniform(0, IDLE_SHIFT_PX / 256.0, B), dtype=human.dtype, device=human.device)
+    shift = torch.stack([torch.cos(angle), torch.sin(angle)], -1) * length[:, None]
+    return (human + shift[:, None]).clamp(-2.0, 2.0)  # where the env lets a cursor go
+
+
 def _windows(ds: Dataset, episodes, n: int, args: WGANArgs, rng, anchors, device,
              length: int | None = None, share: float | None = None):
     """(obs, keys held one step earlier, keys) for ``n`` windows of ``length`` steps
@@ -649,8 +682,13 @@ def train_wgan(args: WGANArgs) -> dict:
                     # FREEDOM DiVE's 15 s break)
                     i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
                                                 length=IDLE_STEPS, share=1.0)
-                    i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
-                    idle = positional_loss(i_path, i_obs[..., :2], spinning(i_obs))
+                    if args.pretrain_idle_loss == "outward":
+                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False, given=_shifted_start(i_obs[..., :2], rng),
+                                         free_from=torch.full((len(i_obs),), 2, device=device))[0]
+                        idle = outward_drift(i_path, IDLE_RADIUS_PX / 256.0)
+                    else:
+                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
+                        idle = positional_loss(i_path, i_obs[..., :2], spinning(i_obs))
                     pos = pos + args.pretrain_idle_weight * idle
                     losses["generator/idle_closed_loop"] = idle.item()
             else:

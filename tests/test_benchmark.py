@@ -74,6 +74,16 @@ def test_snaps_count_sharp_reversals_on_objects_only():
     assert metrics.snaps(bm, t, np.array([cx - 30, cx, cx + 30]), y) == 0  # passing through
 
 
+def test_off_screen_counts_time_past_the_edges_of_a_16_9_screen():
+    assert metrics.SCREEN_X_PX == pytest.approx((-170.67, 682.67), abs=0.01)  # 853.3 x 480 osu!px
+    assert metrics.SCREEN_Y_PX == (-56.0, 424.0)
+    edges = np.array([[-170.6, -56.0], [682.6, 424.0], [256.0, 192.0], [0.0, 0.0]])
+    assert metrics.off_screen(edges) == 0  # on the edge is on the screen: an OS cursor stops there
+    past = np.array([[256.0, 430.0], [700.0, 192.0], [256.0, 192.0], [-200.0, -60.0]])
+    assert metrics.off_screen(past) == 0.75
+    assert np.isnan(metrics.off_screen(np.empty((0, 2))))
+
+
 def test_c2st_separates_different_players_and_not_equal_ones():
     rng = np.random.default_rng(1)
     groups = np.repeat([f"p{i}" for i in range(10)], 60)
@@ -169,6 +179,8 @@ def test_calibration_on_real_data(shared_data, tmp_path, capsys):
     assert tw["timewarp_flagged"] == tw["plays"] == 4 and c["humans_flagged_timewarp"] == 0
     assert c["human_aimed"]["stolen"]["auc"] < 0.7  # copies of human play look human to every detector
     assert "human vs machine-aimed" in printed and "NOT MET" not in printed
+    human = json.loads((tmp_path / "results.json").read_text())["players"]["human"]
+    assert human["off_screen"] < 0.001  # people keep to the screen (a few plays cross at its edges)
 
 
 def test_key_stats_of_autoplay_and_of_a_double_tapper():

@@ -385,6 +385,26 @@ def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_tra
     assert losses["generator/idle_closed_loop"] > 0
     plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_idle_rollouts=0))
     assert "generator/idle_closed_loop" not in plain and plain["generator/loss"] != losses["generator/loss"]
+    outward = W.train_wgan(replace(train, out=str(tmp_path / "c"), pretrain_idle_loss="outward"))
+    assert outward["generator/idle_closed_loop"] >= 0 and outward["generator/loss"] != losses["generator/loss"]
+
+
+def test_outward_drift_charges_only_moves_away_from_the_centre_beyond_the_bound():
+    bound = 1.0  # obs units (256 px)
+    t = torch.arange(10, dtype=torch.float32)
+    out = torch.stack([1.2 + 0.01 * t, torch.zeros(10)], -1)  # beyond, drifting out 2.56 px a step
+    back = out.flip(0)  # the same path back in
+    inside = torch.stack([0.5 + 0.01 * t, torch.zeros(10)], -1)  # drifting out, but within the bound
+    angle = 0.1 * t
+    around = (1.5 - 1e-3 * t)[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], -1)  # round, beyond it
+    path = torch.stack([out, back, inside, around]).requires_grad_(True)
+    per_window = [W.outward_drift(path[i:i + 1], bound).item() for i in range(4)]
+    assert per_window[0] == pytest.approx(0.01 / W.MOVE_TO_OBS * 8 / 8, rel=1e-4)  # every step from 2 charged
+    assert per_window[1:] == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)
+    W.outward_drift(path, bound).backward()
+    g = path.grad
+    assert (g[0, 2:, 0] > 0).all() and (g[1:] == 0).all()  # outward moves pushed back; the rest untouched
+    assert (g[:, :2] == 0).all()  # the given start is not the generator's
 
 
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
