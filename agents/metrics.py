@@ -45,7 +45,7 @@ MAX_ITER = 100  # boosting rounds of the two-sample classifier
 TIMEWARP_CLOCK_MS = 16.3  # stable records at 60 Hz real (16.67 ms); 97.5% speed gives 16.25
 # A 16:9 screen in osu!px: the playfield is 80% of its height (lazer's OsuPlayfieldAdjustmentContainer,
 # playfield_size_adjust) and sits 8 osu!px below its centre, so the screen is 480 x 853.3 osu!px from
-# (-170.7, -56).  The 121 human plays in ../shared/data reach exactly those edges and, but for 3, no further
+# (-170.7, -56).  The 121 human plays in ../shared/data reach exactly those edges; 4 have frames past them
 SCREEN_X_PX = (256.0 - 240.0 * 16 / 9, 256.0 + 240.0 * 16 / 9)
 SCREEN_Y_PX = (192.0 - 8.0 - 240.0, 192.0 - 8.0 + 240.0)
 FEATURE_NAMES = (
