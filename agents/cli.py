@@ -22,13 +22,6 @@ EXIT_BAD_INPUT = 2
 # with --threads on an idle machine.
 PLAY_THREADS = 1
 DEFAULT_TRAIN_THREADS = 1
-# The key decoder's sampling temperature, chosen with the seed-1 decoder on the 18
-# validation replays of the dataset (their maps held out, each played by humanized with
-# that replay's mods; humans there: hit error mean -1.3 ms, pooled UR 140): at T 1 (as
-# trained) 80.9% accuracy, UR 208, W1 to the humans' hit errors 4.6 ms; at 0.4 89.3%,
-# UR 136, W1 2.8; 0.5 88.5%, UR 150, W1 2.4; 0.6 88.1%, UR 158, W1 1.9.  Lower is
-# tighter, more machine-like timing.
-KEYS_TEMPERATURE = 0.5
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
 
 
@@ -593,8 +586,8 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
                    help="with --hand: the agent sees the map this many real ms ahead of the clock, as a person aims ahead of "
                         "their hand's lag (at most 100; default 0)")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
-    p.add_argument("--keys-temperature", type=_non_negative_float, default=KEYS_TEMPERATURE,
-                   help=f"NAME+keys: sampling temperature of the decoder's press times and holds (default {KEYS_TEMPERATURE}; 1: as trained)")
+    p.add_argument("--keys-temperature", type=_non_negative_float,
+                   help="NAME+keys: sampling temperature of the decoder's press times and holds (default 0.5; 1: as trained)")
 
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
@@ -603,8 +596,10 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
 
     name = name or args.agent
     if name.endswith(KEYS_SUFFIX):
-        return _agent_options(args, name[: -len(KEYS_SUFFIX)]) | {"keys_checkpoint": args.keys_checkpoint,
-                                                                  "keys_temperature": args.keys_temperature}
+        keys = {"keys_checkpoint": args.keys_checkpoint}
+        if args.keys_temperature is not None:  # else the decoder's own default (agents.keys.KEYS_TEMPERATURE)
+            keys["keys_temperature"] = args.keys_temperature
+        return _agent_options(args, name[: -len(KEYS_SUFFIX)]) | keys
     if name not in LEARNED:
         return {}
     from .hand import HandModel

@@ -26,12 +26,12 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     ``hand`` (a :class:`agents.hand.HandModel`) puts a hand between a trained one and the env."""
     if name.endswith(KEYS_SUFFIX):
         keys_checkpoint = kwargs.pop("keys_checkpoint", None)
-        keys_temperature = kwargs.pop("keys_temperature", 1.0)
+        keys_options = {"keys_temperature": kwargs.pop("keys_temperature")} if "keys_temperature" in kwargs else {}
         if keys_checkpoint is None:
             raise AgentError(f"agent {name!r} takes its keys from the key decoder: pass --keys-checkpoint (made by `osu-imitation train keys`)")
         from .keys import WithKeys
 
-        return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint, keys_temperature)
+        return WithKeys(make_agent(name[: -len(KEYS_SUFFIX)], checkpoint, **kwargs), keys_checkpoint, **keys_options)
     if name in SCRIPTED:
         return SCRIPTED[name](**kwargs)
     if name in LEARNED:

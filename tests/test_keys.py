@@ -190,6 +190,8 @@ def test_decoded_keys_play_in_the_env_and_the_judge_reads_the_replay_back(demo_d
     agent = make_agent("autoplay+keys", keys_checkpoint=out)
     p = play(agent, bm, seed=0)
     assert sum(p.result.counts) == bm.n_objects and agent.name == "autoplay+keys"
+    assert agent.temperature == K.KEYS_TEMPERATURE  # the API plays as the command does by default
+    assert make_agent("autoplay+keys", keys_checkpoint=out, keys_temperature=1.0).temperature == 1.0
     osr = tmp_path / "k.osr"
     assert main(["play", "--agent", "humanized+keys", "--keys-checkpoint", str(out), "--out", str(osr)]) == 0
     back = judge(bm, load_replay(osr))
