@@ -485,12 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of those windows whose spinner (and all after it) is made to end sooner, so the generator "
                          "learns the person's pace on short spinners too (default 0)")
     tw.add_argument("--pretrain-idle-rollouts", type=_non_negative_int,
-                    help="windows over breaks (nothing due for 2 s) played closed loop beside each teacher-forced step and "
-                         "fitted to the person's path, so the cursor stays where people keep it (default 0: off)")
+                    help="windows over breaks (nothing due for 2 s) played closed loop beside each teacher-forced step, so "
+                         "the cursor stays on the screen through a break (default 8; 0: off)")
     tw.add_argument("--pretrain-idle-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
-    tw.add_argument("--pretrain-idle-loss", choices=("path", "outward"),
-                    help="their term: the person's path, or only any drift outwards more than 230 px from the centre, "
-                         "from starts shifted up to 384 px (default path)")
+    tw.add_argument("--pretrain-idle-loss", choices=("outward", "path"),
+                    help="their term: only drift outwards more than 230 px from the centre, from starts shifted up to "
+                         "384 px (outward, the default), or the person's path")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

@@ -68,9 +68,13 @@ plays: **closed loop**, on its own cursor.
   it (:func:`spin_focus`): what the generator saw of them set its spin's pace.
   ``pretrain_spin_shorten`` makes a share of those windows' spinners end sooner
   (:func:`shortened_spinner`; off: on five seeds 127 spinners of 130 against 126, README).
-- **Breaks.** ``pretrain_idle_rollouts`` plays windows over breaks closed loop beside the
-  teacher forcing, fitted to the person's path (off: on two seeds it kept the cursor on
-  the screen through FREEDOM DiVE's 15 s break but cost 4-5 points of accuracy, README).
+- **Breaks.** ``pretrain_idle_rollouts`` (8) plays windows over breaks closed loop beside
+  the teacher forcing, from starts shifted up to ``IDLE_SHIFT_PX``, and charges only a
+  drift outwards beyond ``IDLE_RADIUS_PX`` from the centre (:func:`outward_drift`).  Why:
+  nothing else plays a break closed loop, and every earlier checkpoint left the screen in
+  FREEDOM DiVE's 15 s break (four parked in the env's corner); fitting the person's path
+  there instead (``pretrain_idle_loss`` "path") kept it on the screen but cost 4-5 points
+  of accuracy, or spinners at a lower weight (README).
 
 Trained by ``osu-imitation train wgan``; played by :class:`WGANAgent` (``--agent wgan``).
 """
@@ -106,6 +110,7 @@ SLOW_LEAD_IN = 16  # steps of a slowed spin a closed-loop spinner window may sta
 IDLE_AHEAD_S = 2.0  # a step is idle when nothing runs and the next object is further ahead than this
 IDLE_STEPS = 64  # steps in each closed-loop window over a break (1.07 s)
 IDLE_RADIUS_PX = 230.0  # beyond this from the centre a break's cursor may not drift further out (:func:`outward_drift`)
+IDLE_LOSSES = ("outward", "path")  # what a break window is charged for (``pretrain_idle_loss``)
 IDLE_SHIFT_PX = 384.0  # a break window's cursor starts shifted by up to this, so many start beyond it
 
 
@@ -142,9 +147,9 @@ class WGANArgs:
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
-    pretrain_idle_rollouts: int = 0  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
+    pretrain_idle_rollouts: int = 8  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
     pretrain_idle_weight: float = 0.1  # ... and their term's weight
-    pretrain_idle_loss: str = "path"  # that term: "path" (the person's path) or "outward" (:func:`outward_drift`)
+    pretrain_idle_loss: str = "outward"  # that term: "outward" (:func:`outward_drift`) or "path" (the person's path: README)
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -610,6 +615,8 @@ def train_wgan(args: WGANArgs) -> dict:
     if args.pretrain_spin_rollouts and min(args.pretrain_spin_steps, default=0) < 8:
         lengths = ",".join(map(str, args.pretrain_spin_steps)) or "(none)"
         raise OsuInputError(f"--pretrain-spin-steps {lengths}: a spinner window needs at least 8 steps")
+    if args.pretrain_idle_loss not in IDLE_LOSSES:
+        raise OsuInputError(f"--pretrain-idle-loss {args.pretrain_idle_loss}: one of {', '.join(IDLE_LOSSES)}")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     D = ds.obs.shape[1]
@@ -631,7 +638,10 @@ def train_wgan(args: WGANArgs) -> dict:
     spinning_rows = ds.spinning_steps(train_eps)
     anchors = spinning_rows if args.spinner_share > 0 else None
     onsets = spinner_onsets(spinning_rows)
-    idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S) if args.pretrain_idle_rollouts else None
+    idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S) if args.pretrain_idle_rollouts else np.empty(0, np.int64)
+    if args.pretrain_idle_rollouts and not len(idle_rows):  # windows drawn anywhere would be charged for aiming out
+        print(f"{args.data}: no breaks in the training plays (nothing due for {IDLE_AHEAD_S:g} s): "
+              "no closed-loop break windows", flush=True)
     # oneDNN's LSTM made the critic's penalty pass 1.6x slower on one CPU thread (0.99 s
     # against 0.62 s for 32 windows of 254 steps); torch's own kernels serve both here
     from torch.utils.tensorboard import SummaryWriter
@@ -676,7 +686,7 @@ def train_wgan(args: WGANArgs) -> dict:
                                                    args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
-                if args.pretrain_idle_rollouts:
+                if args.pretrain_idle_rollouts and len(idle_rows):
                     # Why: nothing else plays a break closed loop, and with no object to follow
                     # the generator's own moves fed back drove it off the screen (README:
                     # FREEDOM DiVE's 15 s break)

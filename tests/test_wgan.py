@@ -370,7 +370,7 @@ def test_a_shortened_spinner_ends_sooner_by_one_time_for_it_and_every_later_obje
     assert torch.equal(W.shortened_spinner(obs, 0.0, np.random.default_rng(0)), obs)
 
 
-def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_training(demo_dataset, tmp_path):
+def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_training(demo_dataset, tmp_path, monkeypatch):
     ds = Dataset(demo_dataset / "ds")
     eps = ds.split("train")
     G = W.GLOBAL_FEATURES
@@ -380,13 +380,18 @@ def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_tra
     assert set(ds.idle_steps(eps, 0.9)) < set(idle)  # the further ahead, the fewer
     assert not set(ds.spinning_steps(eps)) & set(idle)
     train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_idle_rollouts=4, progress=False)
-    losses = W.train_wgan(train)
-    assert losses["generator/idle_closed_loop"] > 0
-    plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_idle_rollouts=0))
-    assert "generator/idle_closed_loop" not in plain and plain["generator/loss"] != losses["generator/loss"]
-    outward = W.train_wgan(replace(train, out=str(tmp_path / "c"), pretrain_idle_loss="outward"))
-    assert outward["generator/idle_closed_loop"] >= 0 and outward["generator/loss"] != losses["generator/loss"]
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, progress=False)
+    assert not len(ds.idle_steps(eps, W.IDLE_AHEAD_S))  # the demo map has no 2 s gap: no break windows at all
+    assert "generator/idle_closed_loop" not in W.train_wgan(train)
+    monkeypatch.setattr(W, "IDLE_AHEAD_S", 0.6)
+    outward = W.train_wgan(replace(train, out=str(tmp_path / "b")))  # the default: outward drift
+    assert outward["generator/idle_closed_loop"] >= 0
+    path = W.train_wgan(replace(train, out=str(tmp_path / "c"), pretrain_idle_loss="path"))
+    assert path["generator/idle_closed_loop"] > 0 and path["generator/loss"] != outward["generator/loss"]
+    plain = W.train_wgan(replace(train, out=str(tmp_path / "d"), pretrain_idle_rollouts=0))
+    assert "generator/idle_closed_loop" not in plain and plain["generator/loss"] != outward["generator/loss"]
+    with pytest.raises(OsuInputError, match="pretrain-idle-loss"):
+        W.train_wgan(replace(train, out=str(tmp_path / "e"), pretrain_idle_loss="centre"))
 
 
 def test_outward_drift_charges_only_moves_away_from_the_centre_beyond_the_bound():
@@ -405,6 +410,10 @@ def test_outward_drift_charges_only_moves_away_from_the_centre_beyond_the_bound(
     g = path.grad
     assert (g[0, 2:, 0] > 0).all() and (g[1:] == 0).all()  # outward moves pushed back; the rest untouched
     assert (g[:, :2] == 0).all()  # the given start is not the generator's
+    shifted = W._shifted_start(torch.zeros(256, 5, 2), np.random.default_rng(0))
+    far = shifted[:, 0].norm(dim=-1) * 256
+    assert (shifted == shifted[:, :1]).all()  # one shift a window
+    assert far.max() <= W.IDLE_SHIFT_PX and (far > W.IDLE_RADIUS_PX).float().mean() > 0.3  # many start where the term acts
 
 
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
