@@ -580,7 +580,8 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
     p.add_argument("--hand", action="store_true",
                    help="bc, wgan, gail, airl: the agent's intended cursor through a hand and a screen (a speed-dependent low-pass, "
-                        "a 1.5 px deadband, 1080p screen pixels, each frame's point read up to 0.3 of a step off its stamp; "
+                        "a 1.5 px deadband, 1080p screen pixels, each frame's point read up to 0.3 of a step off its stamp, "
+                        "kept on a 16:9 screen; "
                         "agents/hand.py) before it is recorded")
     p.add_argument("--lead-ms", type=_non_negative_float, default=0.0,
                    help="with --hand: the agent sees the map this many real ms ahead of the clock, as a person aims ahead of "

@@ -29,6 +29,10 @@ the WGAN generator's raw output (measured on the held-out humans, README):
   it).  ``timing_jitter`` J reads each frame's point at a random fraction U(-J, J) of a
   step before or after its stamp, between the last two held points, so a cursor at rest
   stays still.
+- **The screen has edges.**  osu! records an OS cursor, which stops at the screen's edge
+  (``rules.SCREEN_X_PX``/``SCREEN_Y_PX``, a 16:9 screen): the recorded point is kept on
+  it, however far the intent goes.  Every object lies on the screen, so the kept point is
+  never further from one than the intent was.
 - **The intent leads the clock.**  A person's hand lags their intent, and they learn to
   aim ahead of it: a player reaches a circle on time through the lag, not a lag late.  A
   generator trained on the recorded (already handed) cursor has no such lead, so behind a
@@ -52,12 +56,13 @@ import numpy as np
 from osu_env.env import ACTION_CENTRE_PX, ACTION_HALF_RANGE_PX, DEFAULT_STEP_MS
 from osu_env.fast_env import observe
 from osu_env.features import GLOBAL_FEATURES, OBJECT_FEATURES, POS_SCALE_PX, ObjectTable
-from osu_env.rules import SPINNER_CENTRE
+from osu_env.rules import SCREEN_X_PX, SCREEN_Y_PX, SPINNER_CENTRE
 
 from .dataset import shift_cursor, spinning
 
 MAX_LEAD_MS = 100.0  # a lead is a reaction's share, not a way to see the map ahead
 SCREEN_1080P_PX = 384.0 / 864.0  # osu!px per screen pixel at 1080p (the playfield is 80% of the height)
+SCREEN_LOW, SCREEN_HIGH = np.array([SCREEN_X_PX[0], SCREEN_Y_PX[0]]), np.array([SCREEN_X_PX[1], SCREEN_Y_PX[1]])
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,8 @@ class Hand:
         if m.timing_jitter and self.held_before is not None:
             out = out + self.rng.uniform(-m.timing_jitter, m.timing_jitter) * (self.held - self.held_before)
         if m.lattice_px:
-            return np.round(out / m.lattice_px) * m.lattice_px
-        return out.copy()
+            out = np.round(out / m.lattice_px) * m.lattice_px
+        return np.clip(out, SCREEN_LOW, SCREEN_HIGH)
 
 
 class Handed:

@@ -32,7 +32,7 @@ from scipy.stats import wasserstein_distance
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from osu_env.beatmap import CIRCLE, SLIDER, SPINNER, Beatmap
-from osu_env.rules import M1, M2
+from osu_env.rules import M1, M2, SCREEN_X_PX, SCREEN_Y_PX
 
 FRAME_MS = 1000.0 / 60.0  # real time between resampled positions
 WINDOW = 32  # resampled frames per classifier window (0.53 s)
@@ -43,11 +43,6 @@ SNAP_ANGLE_DEG = 10.0  # circleguard: angle abc below 10 degrees ...
 SNAP_LEG_PX = 8.0  # ... with both legs longer than 8 osu!px
 MAX_ITER = 100  # boosting rounds of the two-sample classifier
 TIMEWARP_CLOCK_MS = 16.3  # stable records at 60 Hz real (16.67 ms); 97.5% speed gives 16.25
-# A 16:9 screen in osu!px: the playfield is 80% of its height (lazer's OsuPlayfieldAdjustmentContainer,
-# playfield_size_adjust) and sits 8 osu!px below its centre, so the screen is 480 x 853.3 osu!px from
-# (-170.7, -56).  The 121 human plays in ../shared/data reach exactly those edges; 4 have frames past them
-SCREEN_X_PX = (256.0 - 240.0 * 16 / 9, 256.0 + 240.0 * 16 / 9)
-SCREEN_Y_PX = (192.0 - 8.0 - 240.0, 192.0 - 8.0 + 240.0)
 FEATURE_NAMES = (
     "speed_q10", "speed_q50", "speed_q90", "speed_max", "accel_q10", "accel_q50", "accel_q90",
     "jerk_q10", "jerk_q50", "jerk_q90", "jerk_per_accel", "accel_per_speed", "still", "frozen",

@@ -40,6 +40,13 @@ KEY_MASK = M1 | M2
 
 PLAYFIELD_W, PLAYFIELD_H = 512, 384
 SPINNER_CENTRE = (256.0, 192.0)
+# A 16:9 screen in osu!px, where a replay's cursor lives: the playfield is 80% of the screen's
+# height (lazer's OsuPlayfieldAdjustmentContainer, playfield_size_adjust, after stable) and sits
+# 8 osu!px below its centre (the storyboard offset (64, 56) of a 640 x 480 screen; 48 + 8), so
+# the screen is 853.3 x 480 osu!px from (-170.7, -56).  The 121 human plays in ../shared/data
+# reach exactly those edges; 4 have frames past them (other screens, or a sentinel frame).
+SCREEN_X_PX = (256.0 - 240.0 * 16 / 9, 256.0 + 240.0 * 16 / 9)
+SCREEN_Y_PX = (192.0 - 8.0 - 240.0, 192.0 - 8.0 + 240.0)
 
 HITTABLE_RANGE_MS = 400  # a press further than this from an object is ignored (R/Scoring/OsuHitWindows MISS_WINDOW)
 NOTELOCK_2B_TOLERANCE_MS = 3  # danser ruleset.go Tolerance2B

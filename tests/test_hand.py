@@ -30,7 +30,7 @@ def test_fast_moves_lag_less_than_slow_ones():
     model = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0)
     lags = {}
     for speed in (0.5, 20.0):  # px per frame
-        path = np.column_stack([100 + speed * np.arange(120), np.full(120, 200.0)])
+        path = np.column_stack([-150 + speed * np.arange(40), np.full(40, 200.0)])  # on the screen throughout
         lags[speed] = (path[-1, 0] - run(model, path)[-1, 0]) / speed
     assert lags[20.0] < 0.5 < 2.0 < lags[0.5]
 
@@ -48,6 +48,18 @@ def test_a_resting_hand_stands_still_and_the_cursor_sits_on_screen_pixels():
     assert np.hypot(*(run(model, sweep)[-1] - sweep[-1])) < 10  # and it gets where it was going
 
 
+def test_the_recorded_cursor_stops_at_the_screens_edge_and_comes_back_with_the_intent():
+    from osu_env.rules import SCREEN_X_PX, SCREEN_Y_PX
+
+    model = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0, min_cutoff_hz=1e6)  # the intent as it is
+    out_and_back = np.array([[256.0, 192.0], [900.0, 500.0], [-400.0, -200.0], [300.0, 200.0]])
+    got = run(model, out_and_back)
+    np.testing.assert_allclose(got, [[256.0, 192.0], [SCREEN_X_PX[1], SCREEN_Y_PX[1]], [SCREEN_X_PX[0], SCREEN_Y_PX[0]],
+                                     [300.0, 200.0]], atol=0.05)
+    full = run(HandModel(), np.column_stack([np.linspace(256, 2000, 120), np.full(120, 192.0)]))
+    assert full[:, 0].max() <= SCREEN_X_PX[1] and full[-1, 0] == pytest.approx(SCREEN_X_PX[1])  # jitter, lattice and all
+
+
 def test_timing_jitter_reads_a_moving_point_along_its_path_and_leaves_a_rest_still():
     """Each point is read between the last two held ones, at U(-J, J) of the step: on a
     straight sweep it stays on the line, its offsets along it span about +-J steps and
@@ -55,7 +67,7 @@ def test_timing_jitter_reads_a_moving_point_along_its_path_and_leaves_a_rest_sti
     same seed's path are unchanged."""
     smooth = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0)
     jittered = HandModel(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.3)
-    sweep = np.column_stack([100 + 6.0 * np.arange(200), np.full(200, 200.0)])
+    sweep = np.column_stack([-160 + 6.0 * np.arange(140), np.full(140, 200.0)])  # on the screen throughout
     base, got = run(smooth, sweep), run(jittered, sweep, seed=4)
     np.testing.assert_allclose(got[:, 1], 200.0, atol=1e-9)
     step = np.diff(base[:, 0])
