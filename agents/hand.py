@@ -31,8 +31,8 @@ the WGAN generator's raw output (measured on the held-out humans, README):
   stays still.
 - **The screen has edges.**  osu! records an OS cursor, which stops at the screen's edge
   (``rules.SCREEN_X_PX``/``SCREEN_Y_PX``, a 16:9 screen): the recorded point is kept on
-  it, however far the intent goes.  Every object lies on the screen, so the kept point is
-  never further from one than the intent was.
+  it, however far the intent goes.  The playfield lies inside the screen, so the kept point
+  is never further than the intent from anything on it.
 - **The intent leads the clock.**  A person's hand lags their intent, and they learn to
   aim ahead of it: a player reaches a circle on time through the lag, not a lag late.  A
   generator trained on the recorded (already handed) cursor has no such lead, so behind a
