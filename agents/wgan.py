@@ -147,6 +147,7 @@ class WGANArgs:
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
+    pretrain_spin_floor: float = 0.0  # turns a second under which their spin is charged too (:func:`slow_spin`); 0: off
     pretrain_idle_rollouts: int = 8  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
     pretrain_idle_weight: float = 0.1  # ... and their term's weight
     pretrain_idle_loss: str = "outward"  # that term: "outward" (:func:`outward_drift`) or "path" (the person's path: README)
@@ -529,6 +530,24 @@ def spinner_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor, tu
     return (spinning_ * s).sum() / s.sum().clamp(min=1)
 
 
+def slow_spin(path: torch.Tensor, spin: torch.Tensor, floor: float) -> torch.Tensor:
+    """How far (radians a step, a mean over the spinner steps from 2) the spin of ``path``
+    (B, L, 2, obs units) falls short of ``floor`` radians a step, in the sense the window
+    turns most; 0 at or above it, and where ``spin`` is unset.  One-sided, as
+    :func:`outward_drift` is: a person's spin (5.3-6.0 turns a second on the training
+    spinners) is above any floor set under it, so it is charged nothing.
+
+    Why: the spinners the generator fails are short ones it spins up slowly from the
+    approach (seed 24 on Deconstruction Star's 0.78 s spinner: 0 to 3.3 turns a second over
+    its first 0.5 s, 3 of the 5 half-turns), and :func:`spinner_loss`'s SmoothL1 on the
+    angular speed charges a spin 0.25 rad a step short only 0.03."""
+    s = spin[:, 2:]
+    turned = spin_features(path[:, 2:], path[:, 1:-1], s)[..., 3]
+    sense = torch.where(turned.sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
+    short = (floor - sense * turned).clamp(min=0.0)
+    return (short * s).sum() / s.sum().clamp(min=1)
+
+
 def outward_drift(path: torch.Tensor, bound: float) -> torch.Tensor:
     """How far (64 px units, a mean over the steps from 2) the cursors of ``path`` (B, L, 2,
     obs units) move away from the playfield centre on the steps that start further out
@@ -684,6 +703,9 @@ def train_wgan(args: WGANArgs) -> dict:
                         s_path = rollout(gen, s_obs, s_keys, noise, through_path=False, given=given, free_from=free_from)[0]
                         spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
                                                    args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
+                        if args.pretrain_spin_floor:
+                            floor = 2 * math.pi * args.pretrain_spin_floor * ds.meta["step_ms"] / 1000.0
+                            spun = spun + slow_spin(s_path, s_spin, floor) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
                 if args.pretrain_idle_rollouts and len(idle_rows):

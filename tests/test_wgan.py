@@ -313,6 +313,8 @@ def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slow
     slowed = W.train_wgan(train)["generator/spinner_closed_loop"]
     plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_spin_slow=0.0))["generator/spinner_closed_loop"]
     assert slowed > 0 and slowed != plain
+    floored = W.train_wgan(replace(train, out=str(tmp_path / "c"), pretrain_spin_floor=4.0))["generator/spinner_closed_loop"]
+    assert floored > slowed  # the same draws, and an untrained generator spins slower than 4 turns a second
 
 
 def _spinner_then_two_objects(due_s: tuple[float, float]) -> torch.Tensor:
@@ -392,6 +394,21 @@ def test_idle_windows_lie_where_nothing_is_due_and_are_played_closed_loop_in_tra
     assert "generator/idle_closed_loop" not in plain and plain["generator/loss"] != outward["generator/loss"]
     with pytest.raises(OsuInputError, match="pretrain-idle-loss"):
         W.train_wgan(replace(train, out=str(tmp_path / "e"), pretrain_idle_loss="centre"))
+
+
+def test_slow_spin_charges_only_a_pace_under_the_floor_either_way_round():
+    step = 2 * math.pi / 60  # a turn a second at 60 steps a second
+    def circle(turns_per_s, n=12):
+        a = turns_per_s * step * torch.arange(n, dtype=torch.float32)
+        return 0.3 * torch.stack([torch.cos(a), torch.sin(a)], -1)
+    path = torch.stack([circle(5.0), circle(2.0), circle(-2.0), circle(2.0)])
+    spin = torch.ones(4, 12, dtype=torch.bool)
+    spin[3] = False  # not a spinner: nothing to charge
+    floor = 4.0 * step
+    each = [W.slow_spin(path[i:i + 1], spin[i:i + 1], floor).item() for i in range(4)]
+    assert each[0] == pytest.approx(0.0, abs=1e-6)  # a person's pace is above the floor
+    assert each[1] == pytest.approx(2.0 * step, rel=1e-3) and each[2] == pytest.approx(each[1], rel=1e-4)
+    assert each[3] == 0.0
 
 
 def test_outward_drift_charges_only_moves_away_from_the_centre_beyond_the_bound():
