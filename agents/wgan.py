@@ -295,7 +295,7 @@ def rollout(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, gen_noise: to
     """A window played closed loop by the generator from the human's first two cursors.
 
     ``given`` (B, L, 2) and ``free_from`` (B,): the cursors of each window's steps before
-    ``free_from`` (at least 2) are ``given``'s instead; the generator still steps through
+    ``free_from`` (at least 2; 2 when None) are ``given``'s instead; the generator still steps through
     them, so its state holds that lead-in (:func:`slowed_spin`).
 
     ``through_path`` False: each move starts from its cursor detached, so a step's loss
@@ -491,6 +491,11 @@ def critic_step(critic: Critic, opt: torch.optim.Optimizer, real: torch.Tensor, 
     return {"critic/loss": loss.item(), "critic/wasserstein": (d_real - d_fake).item(), "critic/gradient_penalty": gp.item()}
 
 
+def _sense(turned: torch.Tensor) -> torch.Tensor:
+    """(B, 1): +1 or -1, the way each window's turns (B, L) go most, taken as fixed."""
+    return torch.where(turned.sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
+
+
 def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
                  before: torch.Tensor | None, turn_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(positional, spinning) losses (B, L - 2) at steps 2..: SmoothL1 between the cursors
@@ -499,7 +504,7 @@ def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
     where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
     fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
     fh = spin_features(human[:, 2:], human[:, 1:-1], s)
-    sense = torch.where(fp[..., 3].sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
+    sense = _sense(fp[..., 3])
     spinning_ = nn.functional.smooth_l1_loss(fp[..., 0] / MOVE_TO_OBS, fh[..., 0] / MOVE_TO_OBS, reduction="none") \
         + turn_weight * nn.functional.smooth_l1_loss(sense * fp[..., 3], fh[..., 3].abs(), reduction="none")
     return where, spinning_
@@ -546,8 +551,7 @@ def slow_spin(path: torch.Tensor, spin: torch.Tensor, floor: float) -> torch.Ten
     angular speed charges a spin 0.25 rad a step short only 0.03."""
     s = spin[:, 2:]
     turned = spin_features(path[:, 2:], path[:, 1:-1], s)[..., 3]
-    sense = torch.where(turned.sum(1, keepdim=True) >= 0, 1.0, -1.0).detach()
-    short = (floor - sense * turned).clamp(min=0.0)
+    short = (floor - _sense(turned) * turned).clamp(min=0.0)
     return (short * s).sum() / s.sum().clamp(min=1)
 
 
@@ -718,8 +722,7 @@ def train_wgan(args: WGANArgs) -> dict:
                     i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
                                                 length=IDLE_STEPS, share=1.0)
                     if args.pretrain_idle_loss == "outward":
-                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False, given=_shifted_start(i_obs[..., :2], rng),
-                                         free_from=torch.full((len(i_obs),), 2, device=device))[0]
+                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False, given=_shifted_start(i_obs[..., :2], rng))[0]
                         idle = outward_drift(i_path, IDLE_RADIUS_PX / 256.0)
                     else:
                         i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
