@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of those windows whose spinner (and all after it) is made to end sooner, so the generator "
                          "learns the person's pace on short spinners too (default 0)")
     tw.add_argument("--pretrain-spin-floor", type=_non_negative_float,
-                    help="turns a second under which those windows' spin is also charged, one-sided (default 0: off)")
+                    help="turns a second under which those windows' spin is also charged, one-sided (default 4; 0: off)")
     tw.add_argument("--pretrain-idle-rollouts", type=_non_negative_int,
                     help="windows over breaks (nothing due for 2 s) played closed loop beside each teacher-forced step, so "
                          "the cursor stays on the screen through a break (default 8; 0: off)")

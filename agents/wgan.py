@@ -69,8 +69,8 @@ plays: **closed loop**, on its own cursor.
   ``pretrain_spin_shorten`` makes a share of those windows' spinners end sooner
   (:func:`shortened_spinner`; off: on five seeds 127 spinners of 130 against 126, README).
   ``pretrain_spin_floor`` charges those windows, one-sidedly, for a spin slower than a
-  floor (:func:`slow_spin`; at 4 turns a second, on five seeds, 128 spinners of 130 against
-  126 and every seed at 95%, at the same accuracy; off until its benchmark is measured, README).
+  floor (:func:`slow_spin`; 4 turns a second by default: on five seeds 128 spinners of 130
+  against 126 and every seed at 95%, at the same accuracy and the same C2ST AUC, README).
 - **Breaks.** ``pretrain_idle_rollouts`` (8) plays windows over breaks closed loop beside
   the teacher forcing, from starts shifted up to ``IDLE_SHIFT_PX``, and charges only a
   drift outwards beyond ``IDLE_RADIUS_PX`` from the centre (:func:`outward_drift`).  Why:
@@ -150,7 +150,7 @@ class WGANArgs:
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
-    pretrain_spin_floor: float = 0.0  # turns a second under which their spin is charged too (:func:`slow_spin`); 0: off
+    pretrain_spin_floor: float = 4.0  # turns a second under which their spin is charged too (:func:`slow_spin`; 0: off, README)
     pretrain_idle_rollouts: int = 8  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
     pretrain_idle_weight: float = 0.1  # ... and their term's weight
     pretrain_idle_loss: str = "outward"  # that term: "outward" (:func:`outward_drift`) or "path" (the person's path: README)

@@ -309,7 +309,7 @@ def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slow
     assert not torch.allclose(given[6:, lead], obs[6:, lead, :2])  # slowed through the lead-in
     train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
                        critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=4, pretrain_spin_steps=(24,),
-                       pretrain_spin_slow=0.5, progress=False)
+                       pretrain_spin_slow=0.5, pretrain_spin_floor=0.0, progress=False)
     slowed = W.train_wgan(train)["generator/spinner_closed_loop"]
     plain = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_spin_slow=0.0))["generator/spinner_closed_loop"]
     assert slowed > 0 and slowed != plain
