@@ -493,6 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-idle-loss", choices=("outward", "path"),
                     help="their term: only drift outwards more than 230 px from the centre, from starts shifted up to "
                          "384 px (outward, the default), or the person's path")
+    tw.add_argument("--pretrain-pace-rollouts", type=_non_negative_int,
+                    help="windows of play (1.07 s) played closed loop beside each teacher-forced step, charged for how far "
+                         "their mix of step lengths is from the person's (default 0: off)")
+    tw.add_argument("--pretrain-pace-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

@@ -433,6 +433,31 @@ def test_outward_drift_charges_only_moves_away_from_the_centre_beyond_the_bound(
     assert far.max() <= W.IDLE_SHIFT_PX and (far > W.IDLE_RADIUS_PX).float().mean() > 0.3  # many start where the term acts
 
 
+def test_pace_gap_matches_the_mix_of_step_lengths_not_their_order(demo_dataset, tmp_path):
+    human = torch.zeros(1, 6, 2)
+    human[0, :, 0] = 0.1 * torch.arange(6.0)  # 0.1 obs units a step
+    shuffled = torch.zeros(1, 6, 2)
+    shuffled[0, :, 0] = torch.tensor([0.0, 0.1, 0.3, 0.35, 0.5, 0.55])  # steps 0.2, 0.05, 0.15, 0.05
+    slow = human * 0.5
+    none = torch.zeros(1, 6, dtype=torch.bool)
+    assert W.pace_gap(human, human, none).item() == pytest.approx(0.0)
+    assert W.pace_gap(slow, human, none).item() == pytest.approx(0.05 / W.MOVE_TO_OBS)
+    # sorted, 0.05 0.05 0.15 0.2 against 0.1 x 4: |-.05| + |-.05| + .05 + .1, over 4 steps
+    assert W.pace_gap(shuffled, human, none).item() == pytest.approx(0.0625 / W.MOVE_TO_OBS, rel=1e-5)
+    spin = none.clone()
+    spin[0, 2:] = True  # a spinner's steps are not charged at all
+    assert W.pace_gap(shuffled, human, spin).item() == pytest.approx(0.0, abs=1e-7)
+    moves = torch.full((1, 4, 2), 0.0).index_fill(2, torch.tensor([0]), 0.05).requires_grad_(True)
+    W.pace_gap(torch.cat([slow[:, :2], slow[:, 1:2] + moves.cumsum(1)], 1), human, none).backward()
+    assert (moves.grad[..., 0] < 0).all() and (moves.grad[..., 1] == 0).all()  # every short move lengthened along itself
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, progress=False)
+    plain = W.train_wgan(train)
+    paced = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_pace_rollouts=4))
+    assert "generator/pace_closed_loop" not in plain and paced["generator/pace_closed_loop"] > 0
+    assert paced["generator/loss"] != plain["generator/loss"]
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
