@@ -691,6 +691,7 @@ def train_wgan(args: WGANArgs) -> dict:
     anchors = spinning_rows if args.spinner_share > 0 else None
     onsets = spinner_onsets(spinning_rows)
     idle_rows = ds.idle_steps(train_eps, IDLE_AHEAD_S) if args.pretrain_idle_rollouts else np.empty(0, np.int64)
+    spin_floor = 2 * math.pi * args.pretrain_spin_floor * ds.meta["step_ms"] / 1000.0  # turns a second -> radians a step
     if args.pretrain_idle_rollouts and not len(idle_rows):  # windows drawn anywhere would be charged for aiming out
         print(f"{args.data}: no breaks in the training plays (nothing due for {IDLE_AHEAD_S:g} s): "
               "no closed-loop break windows", flush=True)
@@ -737,8 +738,7 @@ def train_wgan(args: WGANArgs) -> dict:
                         spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
                                                    args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                         if args.pretrain_spin_floor:
-                            floor = 2 * math.pi * args.pretrain_spin_floor * ds.meta["step_ms"] / 1000.0
-                            spun = spun + slow_spin(s_path, s_spin, floor) / len(args.pretrain_spin_steps)
+                            spun = spun + slow_spin(s_path, s_spin, spin_floor) / len(args.pretrain_spin_steps)
                     pos = pos + args.pretrain_spin_weight * spun
                     losses["generator/spinner_closed_loop"] = spun.item()
                 if args.pretrain_idle_rollouts and len(idle_rows):

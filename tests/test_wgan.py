@@ -447,7 +447,7 @@ def test_pace_gap_matches_the_mix_of_step_lengths_not_their_order(demo_dataset, 
     spin = none.clone()
     spin[0, 2:] = True  # a spinner's steps are not charged at all
     assert W.pace_gap(shuffled, human, spin).item() == pytest.approx(0.0, abs=1e-7)
-    moves = torch.full((1, 4, 2), 0.0).index_fill(2, torch.tensor([0]), 0.05).requires_grad_(True)
+    moves = torch.tensor([[[0.05, 0.0]] * 4], requires_grad=True)  # the slow path's steps
     W.pace_gap(torch.cat([slow[:, :2], slow[:, 1:2] + moves.cumsum(1)], 1), human, none).backward()
     assert (moves.grad[..., 0] < 0).all() and (moves.grad[..., 1] == 0).all()  # every short move lengthened along itself
     train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
