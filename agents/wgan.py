@@ -163,6 +163,7 @@ class WGANArgs:
     pretrain_idle_loss: str = "outward"  # that term: "outward" (:func:`outward_drift`) or "path" (the person's path: README)
     pretrain_pace_rollouts: int = 0  # windows of play played closed loop beside each teacher-forced step, fitted for their pace (:func:`pace_gap`); 0: off
     pretrain_pace_weight: float = 0.1  # ... and their term's weight
+    pretrain_energy_weight: float = 0.0  # the teacher-forced steps' energy score over two draws (:func:`energy_score`); 0: off
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -412,14 +413,16 @@ def returning_target(human: torch.Tensor, before: torch.Tensor, spin: torch.Tens
 
 
 def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator,
-                   spin_scale: float = 1.0):
+                   spin_scale: float = 1.0, draws: int = 1):
     """A window predicted one step at a time from the human's cursors, each shifted by
     N(0, ``noise_px``) px, as BC is trained (:func:`agents.dataset.shift_cursor`): the
     generator learns to aim, and to steer back after its own errors, from every step at
     once (one GRU pass, not a step-by-step rollout).  Returns (path (B, L, 2): the human's
     first two cursors, then each step's predicted next cursor; the shifted cursors each
     move started from (B, L - 2, 2); key logits (B, L - 2, 2), as :func:`rollout`; the
-    path to fit (B, L, 2): the human's, but see ``spin_scale``).
+    path to fit (B, L, 2): the human's, but see ``spin_scale``).  ``draws`` D > 1: the same
+    shifted window is also predicted under D - 1 more style and noise draws, stacked along
+    the batch draw by draw (every output has D B rows), for :func:`energy_score`.
 
     ``spin_scale`` S > 1: on a window's spinner steps the cursor is also put at s times
     the human's distance from the centre (s log-uniform in [1/S, S], one per window, at
@@ -450,6 +453,10 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
         target[:, 2:] = human[:, 2:] * (1 + (1 - SPIN_RETURN) * (k[:, 1:-1] - 1)).unsqueeze(-1)
     cur = human + d
     o = obs + d[..., :1] * mx + d[..., 1:] * my
+    if draws > 1:
+        z = torch.cat([z, torch.randn(B * (draws - 1), 1, gen.style, generator=gen_noise).to(obs.device).expand(-1, L - 2, -1)])
+        eps = torch.cat([eps, torch.randn(B * (draws - 1), L - 2, gen.noise, generator=gen_noise).to(obs.device)])
+        o, keys, cur, human, target = (x.repeat(draws, *([1] * (x.dim() - 1))) for x in (o, keys, cur, human, target))
     move, logits, _ = gen(step_input(o[:, 1:-1], keys[:, 1:-1], cur[:, 1:-1], cur[:, :-2], z, eps))
     path = torch.cat([human[:, :2], cur[:, 1:-1] + gen.playfield_move(move, cur[:, 1:-1], o[:, 1:-1]) * MOVE_TO_OBS], 1)
     return path, cur[:, 1:-1], logits, target
@@ -580,6 +587,30 @@ def outward_drift(path: torch.Tensor, bound: float) -> torch.Tensor:
     r = path[:, 1:].norm(dim=-1)
     out = (r[:, 1:] - r[:, :-1].detach()).clamp(min=0.0) * (r[:, :-1] > bound).detach()
     return out.mean() / MOVE_TO_OBS
+
+
+def energy_score(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
+    """The energy score (64 px units, a mean over the steps from 2 that are not spinner
+    steps) of two draws ``a`` and ``b`` (B, L, 2, obs units) of each step's next cursor,
+    given the same past, against the ``target`` cursor y: (|a - y| + |b - y|) / 2 - |a - b| / 2
+    (Gneiting and Raftery 2007, the energy score with beta 1, estimated from two draws).  A
+    strictly proper scoring rule: its expectation is least when the draws come from the
+    distribution y does, where the SmoothL1 positional term is least at that distribution's
+    mean with no spread at all.
+
+    Why: trained on the positional term alone the generator's noise hardly moves it (seed
+    24: two draws 2.1 px apart where its steps miss the person's by 10 px), so it plays the
+    mean of a person's next moves, and played closed loop that mean is slow (held-out: 11.25
+    osu!px a frame against the humans' 12.17, short of them at every quantile above the
+    25th, and most between objects; README).  Spinner steps are left to the spinner terms,
+    which fit their radius and turning, not their phase."""
+    y, keep = target[:, 2:], (~spin[:, 2:]).to(a.dtype)
+
+    def dist(u, v):  # |u - v|, with a finite gradient where they meet
+        return ((u - v).square().sum(-1) + 1e-12).sqrt()
+
+    score = 0.5 * (dist(a[:, 2:], y) + dist(b[:, 2:], y)) - 0.5 * dist(a[:, 2:], b[:, 2:])
+    return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
 
 
 def pace_gap(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
@@ -721,9 +752,17 @@ def train_wgan(args: WGANArgs) -> dict:
                     losses.update(critic_step(critic, opt_c, real_x[part], fake_x[part], args.gp_weight, noise))
             obs, keys, keys_next = _windows(ds, train_eps, args.batch, args, rng, anchors, device)
             if step < args.pretrain_steps:
-                path, before, key_logits, target = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise, args.pretrain_spin_scale)
-                spin = spinning(obs)
-                pos = positional_loss(path, returning_target(target, before, spin, args.pretrain_return), spin, before)
+                draws = 2 if args.pretrain_energy_weight else 1
+                path, before, key_logits, target = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise,
+                                                                  args.pretrain_spin_scale, draws)
+                n, spin = len(obs), spinning(obs)  # the first draw is fitted as ever, a second beside it for the energy score
+                target = returning_target(target[:n], before[:n], spin, args.pretrain_return)
+                pos = positional_loss(path[:n], target, spin, before[:n])
+                if draws > 1:
+                    energy = energy_score(path[:n], path[n:], target, spin)
+                    pos = pos + args.pretrain_energy_weight * energy
+                    losses["generator/energy_score"] = energy.item()
+                path, key_logits = path[:n], key_logits[:n]
                 if args.pretrain_spin_rollouts:
                     spun = 0.0
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike

@@ -458,6 +458,40 @@ def test_pace_gap_matches_the_mix_of_step_lengths_not_their_order(demo_dataset, 
     assert paced["generator/loss"] != plain["generator/loss"]
 
 
+def test_energy_score_is_least_for_draws_spread_as_the_target_is(demo_dataset, tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(4000, 3, 2, generator=gen, dtype=torch.float64) * 0.1  # the person's next cursors, spread 0.1
+    none = torch.zeros(4000, 3, dtype=torch.bool)
+
+    def score(spread):
+        a, b = (torch.randn(4000, 3, 2, generator=gen, dtype=torch.float64) * spread for _ in range(2))
+        return W.energy_score(a, b, y, none).item()
+
+    # the SmoothL1 term would choose spread 0 (the mean); the energy score the target's own spread
+    assert score(0.1) < score(0.0) and score(0.1) < score(0.05) and score(0.1) < score(0.2)
+    a, b = torch.zeros(1, 3, 2), torch.zeros(1, 3, 2)
+    a[0, 2, 0], b[0, 2, 0] = 0.3, -0.1  # y = 0 at the one scored step: (0.3 + 0.1) / 2 - 0.4 / 2 = 0
+    assert W.energy_score(a, b, torch.zeros(1, 3, 2), none[:1]).item() == pytest.approx(0.0, abs=1e-5)
+    b[0, 2, 0] = 0.3  # both draws 0.3 off the same way: 0.3, in 64 px units
+    assert W.energy_score(a, b, torch.zeros(1, 3, 2), none[:1]).item() == pytest.approx(0.3 / W.MOVE_TO_OBS, rel=1e-4)
+    spin = none[:1].clone()
+    spin[0, 2] = True  # spinner steps are left to the spinner terms
+    assert W.energy_score(a, b, torch.zeros(1, 3, 2), spin).item() == 0.0
+
+    _, obs, prev, g = _windows_and_generator(demo_dataset, 2, 24, 3)
+    one = W.teacher_forced(g, obs, prev[..., 2:], 12.0, torch.Generator().manual_seed(5))
+    two = W.teacher_forced(g, obs, prev[..., 2:], 12.0, torch.Generator().manual_seed(5), draws=2)
+    assert two[0].shape == (4, 24, 2) and torch.allclose(two[0][:2], one[0], atol=1e-6)  # the first draw as ever
+    assert torch.equal(two[1][:2], two[1][2:])  # both from the same shifted cursors
+    assert not torch.allclose(two[0][2:], one[0], atol=1e-4)  # other noise
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, progress=False)
+    plain = W.train_wgan(train)
+    spread = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_energy_weight=0.3))
+    assert "generator/energy_score" not in plain and spread["generator/energy_score"] > 0
+    assert spread["generator/loss"] == pytest.approx(plain["generator/loss"] + 0.3 * spread["generator/energy_score"], rel=1e-4)
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
