@@ -583,7 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bc_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=_non_negative_float, default=0.3, help="bc/gail/airl cursor sampling temperature (0: most likely)")
+    p.add_argument("--temperature", type=_non_negative_float,
+                   help="cursor sampling temperature: bc/gail/airl (default 0.3; 0: most likely), wgan's noise scaled by it "
+                        "(default 1: as trained; 0: its most central moves)")
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
@@ -620,11 +622,12 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
     except ValueError as e:
         raise OsuInputError(f"--lead-ms: {e}") from None
+    if name == "wgan":
+        return hand | {"temperature": 1.0 if args.temperature is None else args.temperature}
+    temperature = 0.3 if args.temperature is None else args.temperature
     if name == "bc":
-        return hand | {"temperature": args.temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
-    if name in ("gail", "airl"):
-        return hand | {"temperature": args.temperature, "key_decoding": args.key_decoding}
-    return hand
+        return hand | {"temperature": temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
+    return hand | {"temperature": temperature, "key_decoding": args.key_decoding}
 
 
 def _agent_args(p: argparse.ArgumentParser, agent_default: str | None = "autoplay") -> None:

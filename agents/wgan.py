@@ -859,16 +859,25 @@ class WGANAgent:
     With ``--hand`` the generator plays on its intended cursor and the one recorded is
     that intent through a hand and a screen (:class:`agents.hand.Handed`, for any
     closed-loop agent).  Why: its paths zigzag from frame to frame and never stand still
-    where a person's do (README: what it does to the detectors and to accuracy)."""
+    where a person's do (README: what it does to the detectors and to accuracy).
+
+    ``temperature`` scales the style latent and the step noise, as a GAN's truncation
+    does: 1 plays as trained, 0 plays the generator's most central moves.  Why: a generator
+    trained with the energy score (``--pretrain-energy-weight``) spreads its moves as a
+    person's next moves spread given their past, and played closed loop at 1 that spread
+    misses circles (README)."""
 
     name = KIND
     closed_loop = True
 
-    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None):
+    def __init__(self, checkpoint: str | Path, device: str = "cpu", seed: int | None = None, temperature: float = 1.0):
+        if not temperature >= 0:
+            raise ValueError(f"wgan: the temperature must be >= 0, got {temperature}")
         self.gen, config = load_generator(checkpoint, device)
         self.window = int(config["args"]["window"])
         self.device = device
         self.seed = seed
+        self.temperature = float(temperature)
 
     def reset(self, beatmap, seed: int | None = None):
         self.median_keys = MedianKeys()
@@ -885,8 +894,8 @@ class WGANAgent:
         cur = o[:, :2]
         before = cur if self.before is None else self.before
         if self.n % self.window == 0:
-            self.z = torch.randn(1, self.gen.style, generator=self.noise)
-        eps = torch.randn(1, self.gen.noise, generator=self.noise)
+            self.z = torch.randn(1, self.gen.style, generator=self.noise) * self.temperature
+        eps = torch.randn(1, self.gen.noise, generator=self.noise) * self.temperature
         x = step_input(o, self.keys, cur, before, self.z, eps).to(self.device)
         with onednn_off():  # one step at a time (see onednn_off)
             move, key_logits, self.h = self.gen.step(x, self.h)

@@ -536,6 +536,12 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     p1 = play(make_agent("wgan", out), bm, seed=3)
     p2 = play(make_agent("wgan", out), bm, seed=3).result
     assert p1.result.to_dict() == p2.to_dict()  # same seed, same play
+    cold = [np.array(play(make_agent("wgan", out, temperature=0.0), bm, seed=s).frames) for s in (3, 4)]
+    assert np.array_equal(cold[0], cold[1])  # at temperature 0 the noise is gone: the seed changes nothing
+    assert not np.array_equal(cold[0], np.array(p1.frames))  # and at 1 (the default) it moves the cursor
+    assert main(["play", "--agent", "wgan", "--checkpoint", str(out), "--temperature", "0", "--seed", "4",
+                 "--out", str(tmp_path / "t0.osr")]) == 0
+    assert judge(bm, load_replay(tmp_path / "t0.osr")).counts == play(make_agent("wgan", out, temperature=0.0), bm, seed=3).result.counts
     t, keys = np.array([f[0] for f in p1.frames]), np.array([f[3] for f in p1.frames])
     spin = bm.kind == 2
     during = (t > bm.start_ms[spin][0]) & (t < bm.end_ms[spin][0])
