@@ -622,8 +622,8 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
     except ValueError as e:
         raise OsuInputError(f"--lead-ms: {e}") from None
-    if name == "wgan":
-        return hand | {"temperature": 1.0 if args.temperature is None else args.temperature}
+    if name == "wgan":  # unless given, the generator's own default (1: as trained)
+        return hand | ({} if args.temperature is None else {"temperature": args.temperature})
     temperature = 0.3 if args.temperature is None else args.temperature
     if name == "bc":
         return hand | {"temperature": temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}

@@ -762,7 +762,7 @@ def train_wgan(args: WGANArgs) -> dict:
                     energy = energy_score(path[:n], path[n:], target, spin)
                     pos = pos + args.pretrain_energy_weight * energy
                     losses["generator/energy_score"] = energy.item()
-                path, key_logits = path[:n], key_logits[:n]
+                key_logits = key_logits[:n]
                 if args.pretrain_spin_rollouts:
                     spun = 0.0
                     for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
