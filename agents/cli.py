@@ -495,11 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "384 px (outward, the default), or the person's path")
     tw.add_argument("--pretrain-pace-rollouts", type=_non_negative_int,
                     help="windows of play (1.07 s) played closed loop beside each teacher-forced step, charged for how far "
-                         "their mix of step lengths is from the person's (default 0: off)")
+                         "their mix of step lengths is from the person's (default 8; 0: off)")
     tw.add_argument("--pretrain-pace-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
     tw.add_argument("--pretrain-energy-weight", type=_non_negative_float,
                     help="weight of an energy score over two draws of each teacher-forced step, so the generator's noise "
-                         "spreads its moves as a person's spread, not their mean (default 0: off)")
+                         "spreads its moves as a person's spread, not their mean (default 0.3; 0: off)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")
@@ -585,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=_non_negative_float,
                    help="cursor sampling temperature: bc/gail/airl (default 0.3; 0: most likely), wgan's noise scaled by it "
-                        "(default 1: as trained; 0: its most central moves)")
+                        "(default 0: its most central moves; 1: as trained)")
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
@@ -622,7 +622,7 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
     except ValueError as e:
         raise OsuInputError(f"--lead-ms: {e}") from None
-    if name == "wgan":  # unless given, the generator's own default (1: as trained)
+    if name == "wgan":  # unless given, the generator's own default (agents.wgan.PLAY_TEMPERATURE)
         return hand | ({} if args.temperature is None else {"temperature": args.temperature})
     temperature = 0.3 if args.temperature is None else args.temperature
     if name == "bc":

@@ -451,7 +451,7 @@ def test_pace_gap_matches_the_mix_of_step_lengths_not_their_order(demo_dataset, 
     W.pace_gap(torch.cat([slow[:, :2], slow[:, 1:2] + moves.cumsum(1)], 1), human, none).backward()
     assert (moves.grad[..., 0] < 0).all() and (moves.grad[..., 1] == 0).all()  # every short move lengthened along itself
     train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, progress=False)
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0, progress=False)
     plain = W.train_wgan(train)
     paced = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_pace_rollouts=4))
     assert "generator/pace_closed_loop" not in plain and paced["generator/pace_closed_loop"] > 0
@@ -485,7 +485,8 @@ def test_energy_score_is_least_for_draws_spread_as_the_target_is(demo_dataset, t
     assert torch.equal(two[1][:2], two[1][2:])  # both from the same shifted cursors
     assert not torch.allclose(two[0][2:], one[0], atol=1e-4)  # other noise
     train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, progress=False)
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0,
+                       pretrain_energy_weight=0.0, progress=False)
     plain = W.train_wgan(train)
     spread = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_energy_weight=0.3))
     assert "generator/energy_score" not in plain and spread["generator/energy_score"] > 0
@@ -533,21 +534,23 @@ def test_a_checkpoint_plays_the_demo_map_and_writes_a_replay_the_judge_reads(dem
     bm = load_beatmap(DEMO_MAP)
     judged = judge(bm, replay)
     assert (judged.result >= 0).all() and sum(judged.counts) == bm.n_objects
-    p1 = play(make_agent("wgan", out), bm, seed=3)
-    p2 = play(make_agent("wgan", out), bm, seed=3).result
+    p1 = play(make_agent("wgan", out, temperature=1.0), bm, seed=3)
+    p2 = play(make_agent("wgan", out, temperature=1.0), bm, seed=3).result
     assert p1.result.to_dict() == p2.to_dict()  # same seed, same play
-    cold = [np.array(play(make_agent("wgan", out, temperature=0.0), bm, seed=s).frames) for s in (3, 4)]
-    assert np.array_equal(cold[0], cold[1])  # at temperature 0 the noise is gone: the seed changes nothing
-    assert not np.array_equal(cold[0], np.array(p1.frames))  # and at 1 (the default) it moves the cursor
-    assert main(["play", "--agent", "wgan", "--checkpoint", str(out), "--temperature", "0", "--seed", "4",
-                 "--out", str(tmp_path / "t0.osr")]) == 0
-    assert judge(bm, load_replay(tmp_path / "t0.osr")).counts == play(make_agent("wgan", out, temperature=0.0), bm, seed=3).result.counts
+    cold = [np.array(play(make_agent("wgan", out), bm, seed=s).frames) for s in (3, 4)]
+    assert np.array_equal(cold[0], cold[1])  # at temperature 0 (the default) the noise is gone: the seed changes nothing
+    assert not np.array_equal(cold[0], np.array(p1.frames))  # and at 1 it moves the cursor
+    assert main(["play", "--agent", "wgan", "--checkpoint", str(out), "--temperature", "1", "--seed", "4",
+                 "--out", str(tmp_path / "t1.osr")]) == 0
+    warm = play(make_agent("wgan", out, temperature=1.0), bm, seed=4)
+    assert not np.array_equal(np.array(warm.frames), cold[1])
+    assert judge(bm, load_replay(tmp_path / "t1.osr")).counts == warm.result.counts  # the flag reaches it
     t, keys = np.array([f[0] for f in p1.frames]), np.array([f[3] for f in p1.frames])
     spin = bm.kind == 2
     during = (t > bm.start_ms[spin][0]) & (t < bm.end_ms[spin][0])
     assert during.sum() > 100 and (keys[during] > 0).all()  # a spinner needs a key held: the untrained head's is
     # a hand: the generator plays the same intended path, the cursor is that path through the hand
-    handed = play(make_agent("wgan", out, hand=HandModel()), bm, seed=3).frames
+    handed = play(make_agent("wgan", out, hand=HandModel(), temperature=1.0), bm, seed=3).frames
     n = int((t < bm.start_ms[spin][0]).sum())  # before the spinner, where the low-pass is on
     xy, xy_hand = np.array([f[1:3] for f in p1.frames]), np.array([f[1:3] for f in handed])
     assert [f[3] for f in handed[:n]] == keys[:n].tolist()
