@@ -369,6 +369,22 @@ def _share(text: str) -> float:
     return v
 
 
+def _temperatures(text: str) -> float | dict[str, float]:
+    """``T`` for every learned agent in the run, or ``NAME=T,...`` for each its own (a
+    benchmark of gail and wgan wants gail's at 0 and wgan's at its default, say)."""
+    from .runner import LEARNED
+
+    if "=" not in text:
+        return _non_negative_float(text)
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.strip().partition("=")
+        if name not in LEARNED:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a learned agent ({', '.join(LEARNED)})")
+        out[name] = _non_negative_float(value)
+    return out
+
+
 def _lengths(text: str) -> tuple[int, ...]:
     """One or more whole numbers of at least 1, comma-separated."""
     return tuple(_positive_int(part.strip()) for part in text.split(","))
@@ -583,9 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bc_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temperature", type=_non_negative_float,
+    p.add_argument("--temperature", type=_temperatures,
                    help="cursor sampling temperature: bc/gail/airl (default 0.3; 0: most likely), wgan's noise scaled by it "
-                        "(default 0: its most central moves; 1: as trained)")
+                        "(default 0: its most central moves; 1: as trained); T for all, or NAME=T,... for each, "
+                        "e.g. gail=0,wgan=1")
     p.add_argument("--key-decoding", choices=["sample", "median"], default="median",
                    help="bc/gail/airl keys: sample each step, or switch at the median of the predicted switch time")
     p.add_argument("--key-temperature", type=_non_negative_float, default=1.0, help="bc key sampling temperature (0: P(down) > 0.5)")
@@ -622,9 +639,10 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
     except ValueError as e:
         raise OsuInputError(f"--lead-ms: {e}") from None
+    given = args.temperature.get(name) if isinstance(args.temperature, dict) else args.temperature
     if name == "wgan":  # unless given, the generator's own default (agents.wgan.PLAY_TEMPERATURE)
-        return hand | ({} if args.temperature is None else {"temperature": args.temperature})
-    temperature = 0.3 if args.temperature is None else args.temperature
+        return hand | ({} if given is None else {"temperature": given})
+    temperature = 0.3 if given is None else given
     if name == "bc":
         return hand | {"temperature": temperature, "key_temperature": args.key_temperature, "key_decoding": args.key_decoding}
     return hand | {"temperature": temperature, "key_decoding": args.key_decoding}

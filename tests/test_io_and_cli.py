@@ -144,3 +144,19 @@ def test_play_bad_input_is_one_clear_line(tmp_path, capsys):
     assert main(["play", "--mods", "ZZ"]) == 2
     assert "unknown mod 'ZZ'" in capsys.readouterr().err
     assert not (tmp_path / "x.osr").exists()
+
+
+def test_temperature_is_one_number_for_all_or_one_per_agent():
+    from agents.cli import _agent_options, build_parser
+
+    parse = build_parser().parse_args
+    bench = ["benchmark", "--maps", "m", "--replays", "r", "--agents", "human,gail=g,wgan=w,bc=b"]
+    every = parse([*bench, "--temperature", "0.5"])
+    assert [_agent_options(every, n)["temperature"] for n in ("gail", "wgan", "bc")] == [0.5, 0.5, 0.5]
+    each = parse([*bench, "--temperature", "gail=0, wgan=1"])
+    assert _agent_options(each, "gail")["temperature"] == 0.0 and _agent_options(each, "wgan")["temperature"] == 1.0
+    assert _agent_options(each, "bc")["temperature"] == 0.3  # not named: its own default
+    assert "temperature" not in _agent_options(parse(bench), "wgan")  # the generator's own (agents.wgan.PLAY_TEMPERATURE)
+    for bad in ("humanized=0", "gail=-1", "gail=x"):
+        with pytest.raises(SystemExit):
+            parse([*bench, "--temperature", bad])
