@@ -516,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-energy-weight", type=_non_negative_float,
                     help="weight of an energy score over two draws of each teacher-forced step, so the generator's noise "
                          "spreads its moves as a person's spread, not their mean (default 0.3; 0: off)")
+    tw.add_argument("--adv-windows", action="store_true", default=None,
+                    help="charge the spinner, break and pace windows after the teacher forcing too (default: off)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")
     tw.add_argument("--anneal-steps", type=_non_negative_int, help="steps over which the adversarial term rises to 1 (default 300)")
     tw.add_argument("--pos-final", type=_non_negative_float, help="weight of the positional term after the anneal (default 0.5)")

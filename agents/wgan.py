@@ -32,7 +32,9 @@ plays: **closed loop**, on its own cursor.
   maps): 2,000 such steps play 65.7-74.3% where 1,200 closed-loop steps from scratch
   played 16-36%, and move closer to the humans than BC (README).  By default
   (``steps`` 2000) training ends there; the closed-loop, adversarial phase below runs
-  for the steps asked beyond it.
+  for the steps asked beyond it.  The spinner, break and pace windows below are charged in
+  the teacher forcing alone unless ``adv_windows``: without them 600 adversarial steps
+  left seed 24 clearing 14 of 26 held-out spinners, with them 24 (README).
 - **Losses.** Generator: ``adv_weight(s)`` x (-D(fake)) + ``pos_weight(s)`` x a
   positional term + ``key_weight`` x the keys' cross-entropy.  The positional term is
   SmoothL1 between the generated and the human path, so the run starts BC-like; over
@@ -168,6 +170,7 @@ class WGANArgs:
     pretrain_pace_rollouts: int = 8  # windows of play played closed loop beside each teacher-forced step, fitted for their pace (:func:`pace_gap`); 0: off
     pretrain_pace_weight: float = 0.1  # ... and their term's weight
     pretrain_energy_weight: float = 0.3  # the teacher-forced steps' energy score over two draws (:func:`energy_score`); 0: off
+    adv_windows: bool = False  # the spinner, break and pace windows charged after the teacher forcing too
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
     pos_final: float = 0.5  # (0.2 let the path drift off as above)
@@ -738,6 +741,50 @@ def train_wgan(args: WGANArgs) -> dict:
         writer = SummaryWriter(str(out / "tb"), purge_step=start if start else None)
         losses: dict = {}
         t0 = time.perf_counter()
+
+        def window_terms(rng, noise):
+            """The closed-loop spinner, break and pace windows' weighted terms."""
+            extra = 0.0
+            if args.pretrain_spin_rollouts:
+                spun = 0.0
+                for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
+                    s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
+                    if args.pretrain_spin_shorten:
+                        s_obs = shortened_spinner(s_obs, args.pretrain_spin_shorten, rng)
+                    s_spin, given, free_from = spinning(s_obs), None, None
+                    if args.pretrain_spin_slow:
+                        given, free_from = _slowed_lead_in(s_obs, s_spin, args.pretrain_spin_slow, rng)
+                        s_spin = s_spin & (torch.arange(length, device=device)[None] >= free_from[:, None])
+                    s_path = rollout(gen, s_obs, s_keys, noise, through_path=False, given=given, free_from=free_from)[0]
+                    spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
+                                               args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
+                    if args.pretrain_spin_floor:
+                        spun = spun + slow_spin(s_path, s_spin, spin_floor) / len(args.pretrain_spin_steps)
+                extra = extra + args.pretrain_spin_weight * spun
+                losses["generator/spinner_closed_loop"] = spun.item()
+            if args.pretrain_idle_rollouts and len(idle_rows):
+                # Why: nothing else plays a break closed loop, and with no object to follow
+                # the generator's own moves fed back drove it off the screen (README:
+                # FREEDOM DiVE's 15 s break)
+                i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
+                                            length=IDLE_STEPS, share=1.0)
+                if args.pretrain_idle_loss == "outward":
+                    i_path = rollout(gen, i_obs, i_keys, noise, through_path=False, given=_shifted_start(i_obs[..., :2], rng))[0]
+                    idle = outward_drift(i_path, IDLE_RADIUS_PX / 256.0)
+                else:
+                    i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
+                    idle = positional_loss(i_path, i_obs[..., :2], spinning(i_obs))
+                extra = extra + args.pretrain_idle_weight * idle
+                losses["generator/idle_closed_loop"] = idle.item()
+            if args.pretrain_pace_rollouts:
+                p_obs, p_keys, _ = _windows(ds, train_eps, args.pretrain_pace_rollouts, args, rng, None, device,
+                                            length=PACE_STEPS, share=0.0)
+                p_path = rollout(gen, p_obs, p_keys, noise, through_path=False)[0]
+                pace = pace_gap(p_path, p_obs[..., :2], spinning(p_obs))
+                extra = extra + args.pretrain_pace_weight * pace
+                losses["generator/pace_closed_loop"] = pace.item()
+            return extra
+
         bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="wgan", disable=not args.progress)
         for step in bar:
             # every draw is seeded by (seed, step): a resumed run draws what it would have drawn
@@ -767,47 +814,12 @@ def train_wgan(args: WGANArgs) -> dict:
                     pos = pos + args.pretrain_energy_weight * energy
                     losses["generator/energy_score"] = energy.item()
                 key_logits = key_logits[:n]
-                if args.pretrain_spin_rollouts:
-                    spun = 0.0
-                    for length in args.pretrain_spin_steps:  # each length its own batch; their terms count alike
-                        s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
-                        if args.pretrain_spin_shorten:
-                            s_obs = shortened_spinner(s_obs, args.pretrain_spin_shorten, rng)
-                        s_spin, given, free_from = spinning(s_obs), None, None
-                        if args.pretrain_spin_slow:
-                            given, free_from = _slowed_lead_in(s_obs, s_spin, args.pretrain_spin_slow, rng)
-                            s_spin = s_spin & (torch.arange(length, device=device)[None] >= free_from[:, None])
-                        s_path = rollout(gen, s_obs, s_keys, noise, through_path=False, given=given, free_from=free_from)[0]
-                        spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
-                                                   args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
-                        if args.pretrain_spin_floor:
-                            spun = spun + slow_spin(s_path, s_spin, spin_floor) / len(args.pretrain_spin_steps)
-                    pos = pos + args.pretrain_spin_weight * spun
-                    losses["generator/spinner_closed_loop"] = spun.item()
-                if args.pretrain_idle_rollouts and len(idle_rows):
-                    # Why: nothing else plays a break closed loop, and with no object to follow
-                    # the generator's own moves fed back drove it off the screen (README:
-                    # FREEDOM DiVE's 15 s break)
-                    i_obs, i_keys, _ = _windows(ds, train_eps, args.pretrain_idle_rollouts, args, rng, idle_rows, device,
-                                                length=IDLE_STEPS, share=1.0)
-                    if args.pretrain_idle_loss == "outward":
-                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False, given=_shifted_start(i_obs[..., :2], rng))[0]
-                        idle = outward_drift(i_path, IDLE_RADIUS_PX / 256.0)
-                    else:
-                        i_path = rollout(gen, i_obs, i_keys, noise, through_path=False)[0]
-                        idle = positional_loss(i_path, i_obs[..., :2], spinning(i_obs))
-                    pos = pos + args.pretrain_idle_weight * idle
-                    losses["generator/idle_closed_loop"] = idle.item()
-                if args.pretrain_pace_rollouts:
-                    p_obs, p_keys, _ = _windows(ds, train_eps, args.pretrain_pace_rollouts, args, rng, None, device,
-                                                length=PACE_STEPS, share=0.0)
-                    p_path = rollout(gen, p_obs, p_keys, noise, through_path=False)[0]
-                    pace = pace_gap(p_path, p_obs[..., :2], spinning(p_obs))
-                    pos = pos + args.pretrain_pace_weight * pace
-                    losses["generator/pace_closed_loop"] = pace.item()
+                pos = pos + window_terms(rng, noise)
             else:
                 path, fake_obs, key_logits = rollout(gen, obs, keys, noise)
                 pos = positional_loss(path, obs[..., :2], spinning(obs))
+                if args.adv_windows:  # Why: trained in the teacher forcing alone, spinners fell apart under the critic (README)
+                    pos = pos + window_terms(rng, noise)
             bce = nn.functional.binary_cross_entropy_with_logits(key_logits, keys_next[:, 1:-1])
             adv = -critic(critic_inputs(fake_obs, keys, path)).mean() if adv_w > 0 else torch.zeros((), device=device)
             loss_g = adv_w * adv + pos_w * pos + args.key_weight * bce

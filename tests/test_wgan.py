@@ -610,3 +610,16 @@ def test_the_spinner_window_length_is_not_checked_when_those_windows_are_off(dem
     W.train_wgan(W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=2, window=16, hidden=8,
                             critic_hidden=8, progress=False, pretrain_spin_rollouts=0, pretrain_spin_steps=(2,)))
     assert (tmp_path / "a" / "last.pt").exists()
+
+
+def test_adv_windows_keep_the_closed_loop_windows_charged_under_the_critic(demo_dataset, tmp_path):
+    base = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=2, batch=4, window=24, hidden=16,
+                      critic_hidden=8, pretrain_steps=1, anneal_steps=1, pretrain_spin_rollouts=2, pretrain_spin_steps=(16,),
+                      pretrain_pace_rollouts=2, progress=False)
+    off = W.train_wgan(base)
+    on = W.train_wgan(replace(base, out=str(tmp_path / "b"), adv_windows=True))
+    assert on["generator/adversarial"] == pytest.approx(off["generator/adversarial"])  # the same step, the same path
+    # and the windows' terms on top of its positional term (weighted as in the teacher forcing)
+    extra = base.pretrain_spin_weight * on["generator/spinner_closed_loop"] + base.pretrain_pace_weight * on["generator/pace_closed_loop"]
+    assert on["generator/positional"] == pytest.approx(off["generator/positional"] + extra, rel=1e-4)
+    assert extra > 0
