@@ -33,8 +33,9 @@ plays: **closed loop**, on its own cursor.
   played 16-36%, and move closer to the humans than BC (README).  By default
   (``steps`` 2000) training ends there; the closed-loop, adversarial phase below runs
   for the steps asked beyond it.  The spinner, break and pace windows below are charged in
-  the teacher forcing alone unless ``adv_windows``: without them 600 adversarial steps
-  left seed 24 clearing 14 of 26 held-out spinners, with them 24 (README).
+  the teacher forcing alone unless ``adv_windows`` (off, a probe): without them 600
+  adversarial steps left seed 24 clearing 14 of 26 held-out spinners; with them seeds 24,
+  25 and 26 cleared 24, 17 and 16 (README).
 - **Losses.** Generator: ``adv_weight(s)`` x (-D(fake)) + ``pos_weight(s)`` x a
   positional term + ``key_weight`` x the keys' cross-entropy.  The positional term is
   SmoothL1 between the generated and the human path, so the run starts BC-like; over
