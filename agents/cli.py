@@ -616,6 +616,9 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lead-ms", type=_non_negative_float, default=0.0,
                    help="with --hand: the agent sees the map this many real ms ahead of the clock, as a person aims ahead of "
                         "their hand's lag (at most 100; default 0)")
+    p.add_argument("--hand-beta", type=_non_negative_float, default=None,
+                   help="with --hand: Hz of the low-pass's cutoff added per osu!px/s of the cursor's speed, so fast moves "
+                        "lag less (default 0.02; agents/hand.py)")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float,
                    help="NAME+keys: sampling temperature of the decoder's press times and holds (default 0.5; 1: as trained)")
@@ -637,8 +640,11 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
 
     if args.lead_ms and not args.hand:
         raise OsuInputError("--lead-ms leads the hand: give --hand with it")
+    if args.hand_beta is not None and not args.hand:
+        raise OsuInputError("--hand-beta sets the hand's filter: give --hand with it")
+    beta = {} if args.hand_beta is None else {"beta": args.hand_beta}
     try:
-        hand = {"hand": HandModel(lead_ms=args.lead_ms) if args.hand else None}
+        hand = {"hand": HandModel(lead_ms=args.lead_ms, **beta) if args.hand else None}
     except ValueError as e:
         raise OsuInputError(f"--lead-ms: {e}") from None
     given = args.temperature.get(name) if isinstance(args.temperature, dict) else args.temperature

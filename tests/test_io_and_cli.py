@@ -160,3 +160,18 @@ def test_temperature_is_one_number_for_all_or_one_per_agent():
     for bad in ("humanized=0", "gail=-1", "gail=x"):
         with pytest.raises(SystemExit):
             parse([*bench, "--temperature", bad])
+
+
+def test_hand_beta_sets_the_hands_filter_and_needs_the_hand():
+    from agents.cli import _agent_options, build_parser
+    from agents.hand import HandModel
+    from osu_env.errors import OsuInputError
+
+    parse = build_parser().parse_args
+    bench = ["benchmark", "--maps", "m", "--replays", "r", "--agents", "human,wgan=w", "--hand"]
+    assert _agent_options(parse(bench), "wgan")["hand"] == HandModel()
+    assert _agent_options(parse([*bench, "--hand-beta", "0.07", "--lead-ms", "16"]), "wgan")["hand"] == HandModel(beta=0.07, lead_ms=16)
+    with pytest.raises(OsuInputError, match="--hand-beta sets the hand's filter: give --hand"):
+        _agent_options(parse([*bench[:-1], "--hand-beta", "0.07"]), "wgan")
+    with pytest.raises(SystemExit):
+        parse([*bench, "--hand-beta", "-1"])
