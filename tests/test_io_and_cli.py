@@ -162,8 +162,8 @@ def test_temperature_is_one_number_for_all_or_one_per_agent():
             parse([*bench, "--temperature", bad])
 
 
-def test_hand_beta_sets_the_hands_filter_and_needs_the_hand():
-    from agents.cli import _agent_options, build_parser
+def test_hand_beta_sets_the_hands_filter_and_needs_the_hand(capsys):
+    from agents.cli import _agent_options, build_parser, main
     from agents.hand import HandModel
     from osu_env.errors import OsuInputError
 
@@ -175,3 +175,8 @@ def test_hand_beta_sets_the_hands_filter_and_needs_the_hand():
         _agent_options(parse([*bench[:-1], "--hand-beta", "0.07"]), "wgan")
     with pytest.raises(SystemExit):
         parse([*bench, "--hand-beta", "-1"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["play", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"lag less (default {HandModel.beta:g};" in help_text  # the help's literal is the hand's default
