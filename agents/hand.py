@@ -72,7 +72,7 @@ class HandModel:
     Defaults chosen on the WGAN generator of seed 0 (README: the table beside them)."""
 
     min_cutoff_hz: float = 0.6  # the cutoff of a still hand
-    beta: float = 0.02  # Hz of cutoff added per osu!px/s of speed (--hand-beta; at 0.05 the W1s are nearer the humans but the gbt detector reads the generator more easily, README)
+    beta: float = 0.02  # Hz of cutoff added per osu!px/s of speed (--hand-beta; 0.05 measured against it, README)
     speed_cutoff_hz: float = 10.0  # the low-pass on the speed estimate itself
     deadband_px: float = 1.5
     lattice_px: float = SCREEN_1080P_PX
