@@ -516,6 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-energy-weight", type=_non_negative_float,
                     help="weight of an energy score over two draws of each teacher-forced step, so the generator's noise "
                          "spreads its moves as a person's spread, not their mean (default 0.3; 0: off)")
+    tw.add_argument("--pretrain-path-rollouts", type=_non_negative_int,
+                    help="windows whose last 0.27 s are played closed loop twice from the person's path beside each "
+                         "teacher-forced step, charged the energy score of the whole stretch (default 0: off)")
+    tw.add_argument("--pretrain-path-weight", type=_non_negative_float, help="weight of their term (default 0.3)")
     tw.add_argument("--adv-windows", action="store_true", default=None,
                     help="charge the spinner, break and pace windows after the teacher forcing too (default: off)")
     tw.add_argument("--warmup-steps", type=_non_negative_int, help="then steps closed loop, the positional term alone (default 0)")

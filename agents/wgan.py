@@ -84,6 +84,9 @@ plays: **closed loop**, on its own cursor.
   (:data:`PLAY_TEMPERATURE`), the two together played 80.0-93.5% in ``evaluate`` on five
   seeds (mean 88.7%), every seed's spinners at 96% or more, against 82.0-86.4% (mean
   84.0%) without them, at the same C2ST AUC (README).
+  ``pretrain_path_rollouts`` (off) plays the last ``PATH_STEPS`` of that many windows
+  twice closed loop from the person's path and charges the energy score of the whole
+  stretch (:func:`path_energy`): the spread of paths, not of single steps.
 - **Breaks.** ``pretrain_idle_rollouts`` (8) plays windows over breaks closed loop beside
   the teacher forcing, from starts shifted up to ``IDLE_SHIFT_PX``, and charges only a
   drift outwards beyond ``IDLE_RADIUS_PX`` from the centre (:func:`outward_drift`).  Why:
@@ -129,6 +132,8 @@ IDLE_RADIUS_PX = 230.0  # beyond this from the centre a break's cursor may not d
 IDLE_LOSSES = ("outward", "path")  # what a break window is charged for (``pretrain_idle_loss``)
 IDLE_SHIFT_PX = 384.0  # a break window's cursor starts shifted by up to this, so many start beyond it
 PACE_STEPS = 64  # steps in each closed-loop window fitted for its pace (:func:`pace_gap`; 1.07 s)
+PATH_LEAD = 32  # steps of the person's path a window charged by :func:`path_energy` starts with (0.53 s) ...
+PATH_STEPS = 16  # ... and the steps the generator then plays closed loop, twice (0.27 s: an approach)
 
 
 @dataclass
@@ -171,6 +176,8 @@ class WGANArgs:
     pretrain_pace_rollouts: int = 8  # windows of play played closed loop beside each teacher-forced step, fitted for their pace (:func:`pace_gap`); 0: off
     pretrain_pace_weight: float = 0.1  # ... and their term's weight
     pretrain_energy_weight: float = 0.3  # the teacher-forced steps' energy score over two draws (:func:`energy_score`); 0: off
+    pretrain_path_rollouts: int = 0  # windows whose last ``PATH_STEPS`` are played closed loop twice, charged :func:`path_energy`; 0: off
+    pretrain_path_weight: float = 0.3  # ... and their term's weight
     adv_windows: bool = False  # the spinner, break and pace windows charged after the teacher forcing too
     warmup_steps: int = 0  # then closed loop, the positional term only (200 before the teacher forcing)
     anneal_steps: int = 300  # then the adversarial term rises to 1 and the positional falls to pos_final
@@ -621,6 +628,30 @@ def energy_score(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, spin: t
     return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
 
 
+def path_energy(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The energy score of two closed-loop draws ``a`` and ``b`` (B, K, 2, obs units) of a
+    stretch of K steps played from the same past, against the person's stretch ``target``,
+    each stretch taken as one point in 2K dimensions (distances in 64 px units over sqrt(K),
+    so a step's share reads as :func:`energy_score`'s); a mean over the windows ``keep`` (B,).
+
+    Why: played closed loop the generator plays the mean of the people's paths: it sets off
+    early and moves slower between objects (seed 24: a median 16% of the gap covered when
+    the object before ends, the humans 7%; 11.57 osu!px a frame against 12.72; README).
+    :func:`energy_score` charges one step at a time from the person's past, beside a
+    SmoothL1 term at three times its weight that is least at each step's mean; nothing
+    charged the spread of whole stretches played from the generator's own past.  Here a
+    path that averages an early and a late departure scores worse than either, since it
+    is near neither."""
+    K = a.shape[1]
+
+    def dist(u, v):  # |u - v| over the whole stretch, with a finite gradient where they meet
+        return ((u - v).square().sum((-1, -2)) + 1e-12).sqrt() / math.sqrt(K)
+
+    score = 0.5 * (dist(a, target) + dist(b, target)) - 0.5 * dist(a, b)
+    keep = keep.to(a.dtype)
+    return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
+
+
 def pace_gap(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
     """The 1-D Wasserstein distance (64 px units, a mean over windows) between the step
     lengths of ``path`` and those of the ``human`` (both (B, L, 2), obs units) within each
@@ -784,6 +815,16 @@ def train_wgan(args: WGANArgs) -> dict:
                 pace = pace_gap(p_path, p_obs[..., :2], spinning(p_obs))
                 extra = extra + args.pretrain_pace_weight * pace
                 losses["generator/pace_closed_loop"] = pace.item()
+            if args.pretrain_path_rollouts:
+                n = args.pretrain_path_rollouts
+                t_obs, t_keys, _ = _windows(ds, train_eps, n, args, rng, None, device, length=PATH_LEAD + PATH_STEPS, share=0.0)
+                two_obs, two_keys = t_obs.repeat(2, 1, 1), t_keys.repeat(2, 1, 1)  # each window twice, under other noise
+                free = torch.full((2 * n,), PATH_LEAD, device=device)
+                t_path = rollout(gen, two_obs, two_keys, noise, given=two_obs[..., :2], free_from=free)[0][:, PATH_LEAD:]
+                keep = ~spinning(t_obs)[:, PATH_LEAD:].any(1)  # spinners are the spinner windows' to fit
+                traj = path_energy(t_path[:n], t_path[n:], t_obs[:, PATH_LEAD:, :2], keep)
+                extra = extra + args.pretrain_path_weight * traj
+                losses["generator/path_energy"] = traj.item()
             return extra
 
         bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="wgan", disable=not args.progress)

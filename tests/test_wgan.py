@@ -493,6 +493,30 @@ def test_energy_score_is_least_for_draws_spread_as_the_target_is(demo_dataset, t
     assert spread["generator/loss"] == pytest.approx(plain["generator/loss"] + 0.3 * spread["generator/energy_score"], rel=1e-4)
 
 
+def test_path_energy_scores_one_departure_over_the_mean_of_two(demo_dataset, tmp_path):
+    K = W.PATH_STEPS
+    t = torch.arange(K, dtype=torch.float64)
+    early, late = ((t - s).clamp(0, 4) / 4 * 0.5 for s in (2, 8))  # 128 px covered in 4 steps, set off at step 2 or 8
+    modes = [torch.stack([m, torch.zeros_like(m)], -1) for m in (early, late)]
+    combos = [(a, b, y) for a in modes for b in modes for y in modes]  # both draws and the person from the same two
+    a, b, y = (torch.stack(c) for c in zip(*combos))
+    keep = torch.ones(len(combos), dtype=torch.bool)
+    crisp = W.path_energy(a, b, y, keep).item()
+    mean = (modes[0] + modes[1]) / 2  # set off between, and slower: the mean of the two paths
+    averaged = W.path_energy(mean.expand_as(a), mean.expand_as(a), y, keep).item()
+    assert crisp < averaged
+    assert crisp == pytest.approx(0.5 * averaged, rel=1e-5)  # by hand, D = |early - late|: 6 of 8 combos score 0, 2 score D; the mean path D / 2 each
+    keep[:] = False
+    assert W.path_energy(a, b, y, keep).item() == 0.0  # windows over spinners are left to the spinner terms
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0,
+                       pretrain_energy_weight=0.0, progress=False)
+    plain = W.train_wgan(train)
+    paths = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_path_rollouts=4))
+    assert "generator/path_energy" not in plain and paths["generator/path_energy"] > 0
+    assert paths["generator/loss"] == pytest.approx(plain["generator/loss"] + 0.3 * paths["generator/path_energy"], rel=1e-4)
+
+
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 16, 48, 0)
     keys = prev[..., 2:]
