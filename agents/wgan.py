@@ -86,7 +86,9 @@ plays: **closed loop**, on its own cursor.
   84.0%) without them, at the same C2ST AUC (README).
   ``pretrain_path_rollouts`` (off) plays the last ``PATH_STEPS`` of that many windows
   twice closed loop from the person's path and charges the energy score of the whole
-  stretch (:func:`path_energy`): the spread of paths, not of single steps.
+  stretch (:func:`path_energy`): the spread of paths, not of single steps.  Off: on seeds
+  24 and 25 it brought the speed nearer the humans' but cost 10-22 points of accuracy
+  (README).
 - **Breaks.** ``pretrain_idle_rollouts`` (8) plays windows over breaks closed loop beside
   the teacher forcing, from starts shifted up to ``IDLE_SHIFT_PX``, and charges only a
   drift outwards beyond ``IDLE_RADIUS_PX`` from the centre (:func:`outward_drift`).  Why:
