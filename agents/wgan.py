@@ -636,14 +636,15 @@ def path_energy(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, keep: to
     each stretch taken as one point in 2K dimensions (distances in 64 px units over sqrt(K),
     so a step's share reads as :func:`energy_score`'s); a mean over the windows ``keep`` (B,).
 
-    Why: played closed loop the generator plays the mean of the people's paths: it sets off
-    early and moves slower between objects (seed 24: a median 16% of the gap covered when
-    the object before ends, the humans 7%; 11.57 osu!px a frame against 12.72; README).
-    :func:`energy_score` charges one step at a time from the person's past, beside a
-    SmoothL1 term at three times its weight that is least at each step's mean; nothing
-    charged the spread of whole stretches played from the generator's own past.  Here a
-    path that averages an early and a late departure scores worse than either, since it
-    is near neither."""
+    Why it was tried: played through the hand the generator sets off early and moves slower
+    between objects (seed 24: a median 16% of the gap covered when the object before ends,
+    the humans 7%; 11.57 osu!px a frame against 12.72), read then as the mean of people's
+    departures.  :func:`energy_score` charges one step at a time from the person's past,
+    beside a SmoothL1 term at three times its weight that is least at each step's mean;
+    nothing charged the spread of whole stretches played from the generator's own past.
+    Here a path that averages an early and a late departure scores worse than either,
+    since it is near neither.  Measured, it cost accuracy and did not move the departure,
+    which turned out to be the hand's lead (README)."""
     K = a.shape[1]
 
     def dist(u, v):  # |u - v| over the whole stretch, with a finite gradient where they meet
