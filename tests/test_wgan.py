@@ -458,6 +458,18 @@ def test_pace_gap_matches_the_mix_of_step_lengths_not_their_order(demo_dataset, 
     assert paced["generator/loss"] != plain["generator/loss"]
 
 
+def _one_step_adds_the_term(demo_dataset, tmp_path, term: str, weight: float, **on):
+    """One training step without a generator term and one with it (``on``): the term is
+    logged only when on, it is positive, and the generator's loss grows by weight times it."""
+    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
+                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0,
+                       pretrain_energy_weight=0.0, progress=False)
+    plain = W.train_wgan(train)
+    added = W.train_wgan(replace(train, out=str(tmp_path / "b"), **on))
+    assert term not in plain and added[term] > 0
+    assert added["generator/loss"] == pytest.approx(plain["generator/loss"] + weight * added[term], rel=1e-4)
+
+
 def test_energy_score_is_least_for_draws_spread_as_the_target_is(demo_dataset, tmp_path):
     gen = torch.Generator().manual_seed(0)
     y = torch.randn(4000, 3, 2, generator=gen, dtype=torch.float64) * 0.1  # the person's next cursors, spread 0.1
@@ -484,13 +496,7 @@ def test_energy_score_is_least_for_draws_spread_as_the_target_is(demo_dataset, t
     assert two[0].shape == (4, 24, 2) and torch.allclose(two[0][:2], one[0], atol=1e-6)  # the first draw as ever
     assert torch.equal(two[1][:2], two[1][2:])  # both from the same shifted cursors
     assert not torch.allclose(two[0][2:], one[0], atol=1e-4)  # other noise
-    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0,
-                       pretrain_energy_weight=0.0, progress=False)
-    plain = W.train_wgan(train)
-    spread = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_energy_weight=0.3))
-    assert "generator/energy_score" not in plain and spread["generator/energy_score"] > 0
-    assert spread["generator/loss"] == pytest.approx(plain["generator/loss"] + 0.3 * spread["generator/energy_score"], rel=1e-4)
+    _one_step_adds_the_term(demo_dataset, tmp_path, "generator/energy_score", 0.3, pretrain_energy_weight=0.3)
 
 
 def test_path_energy_scores_one_departure_over_the_mean_of_two(demo_dataset, tmp_path):
@@ -508,13 +514,7 @@ def test_path_energy_scores_one_departure_over_the_mean_of_two(demo_dataset, tmp
     assert crisp == pytest.approx(0.5 * averaged, rel=1e-5)  # by hand, D = |early - late|: 6 of 8 combos score 0, 2 score D; the mean path D / 2 each
     keep[:] = False
     assert W.path_energy(a, b, y, keep).item() == 0.0  # windows over spinners are left to the spinner terms
-    train = W.WGANArgs(data=str(demo_dataset / "ds"), out=str(tmp_path / "a"), steps=1, batch=4, window=24, hidden=16,
-                       critic_hidden=8, pretrain_steps=1, pretrain_spin_rollouts=0, pretrain_pace_rollouts=0,
-                       pretrain_energy_weight=0.0, progress=False)
-    plain = W.train_wgan(train)
-    paths = W.train_wgan(replace(train, out=str(tmp_path / "b"), pretrain_path_rollouts=4))
-    assert "generator/path_energy" not in plain and paths["generator/path_energy"] > 0
-    assert paths["generator/loss"] == pytest.approx(plain["generator/loss"] + 0.3 * paths["generator/path_energy"], rel=1e-4)
+    _one_step_adds_the_term(demo_dataset, tmp_path, "generator/path_energy", 0.3, pretrain_path_rollouts=4)
 
 
 def test_a_few_critic_steps_move_the_wasserstein_estimate(demo_dataset):
