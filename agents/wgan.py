@@ -606,6 +606,18 @@ def outward_drift(path: torch.Tensor, bound: float) -> torch.Tensor:
     return out.mean() / MOVE_TO_OBS
 
 
+def _two_draw_energy(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor, keep: torch.Tensor, dims) -> torch.Tensor:
+    """(|a - y| + |b - y|) / 2 - |a - b| / 2, each distance over the axes ``dims``, in 64 px
+    units, a mean over the places ``keep`` marks (:func:`energy_score`, :func:`path_energy`)."""
+
+    def dist(u, v):  # |u - v|, with a finite gradient where they meet
+        return ((u - v).square().sum(dims) + 1e-12).sqrt()
+
+    score = 0.5 * (dist(a, y) + dist(b, y)) - 0.5 * dist(a, b)
+    keep = keep.to(a.dtype)
+    return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
+
+
 def energy_score(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
     """The energy score (64 px units, a mean over the steps from 2 that are not spinner
     steps) of two draws ``a`` and ``b`` (B, L, 2, obs units) of each step's next cursor,
@@ -621,13 +633,7 @@ def energy_score(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, spin: t
     osu!px a frame against the humans' 12.17, short of them at every quantile above the
     25th, and most between objects; README).  Spinner steps are left to the spinner terms,
     which fit their radius and turning, not their phase."""
-    y, keep = target[:, 2:], (~spin[:, 2:]).to(a.dtype)
-
-    def dist(u, v):  # |u - v|, with a finite gradient where they meet
-        return ((u - v).square().sum(-1) + 1e-12).sqrt()
-
-    score = 0.5 * (dist(a[:, 2:], y) + dist(b[:, 2:], y)) - 0.5 * dist(a[:, 2:], b[:, 2:])
-    return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
+    return _two_draw_energy(a[:, 2:], b[:, 2:], target[:, 2:], ~spin[:, 2:], -1)
 
 
 def path_energy(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -645,14 +651,7 @@ def path_energy(a: torch.Tensor, b: torch.Tensor, target: torch.Tensor, keep: to
     Here a path that averages an early and a late departure scores worse than either,
     since it is near neither.  Measured, it cost accuracy and did not move the departure,
     which turned out to be the hand's lead (README)."""
-    K = a.shape[1]
-
-    def dist(u, v):  # |u - v| over the whole stretch, with a finite gradient where they meet
-        return ((u - v).square().sum((-1, -2)) + 1e-12).sqrt() / math.sqrt(K)
-
-    score = 0.5 * (dist(a, target) + dist(b, target)) - 0.5 * dist(a, b)
-    keep = keep.to(a.dtype)
-    return (score * keep).sum() / keep.sum().clamp(min=1) / MOVE_TO_OBS
+    return _two_draw_energy(a, b, target, keep, (-1, -2)) / math.sqrt(a.shape[1])
 
 
 def pace_gap(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor) -> torch.Tensor:
