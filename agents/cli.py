@@ -502,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "learns the person's pace on short spinners too (default 0)")
     tw.add_argument("--pretrain-spin-floor", type=_non_negative_float,
                     help="turns a second under which those windows' spin is also charged, one-sided (default 4; 0: off)")
+    tw.add_argument("--pretrain-spin-radius-weight", type=_non_negative_float,
+                    help="weight of a term charging those windows' spin radius as a ratio to the person's (default 0: off)")
     tw.add_argument("--pretrain-idle-rollouts", type=_non_negative_int,
                     help="windows over breaks (nothing due for 2 s) played closed loop beside each teacher-forced step, so "
                          "the cursor stays on the screen through a break (default 8; 0: off)")
@@ -623,6 +625,9 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hand-beta", type=_non_negative_float, default=None,
                    help="with --hand: Hz of the low-pass's cutoff added per osu!px/s of the cursor's speed, so fast moves "
                         "lag less (default 0.02; agents/hand.py)")
+    p.add_argument("--hand-predict-ms", type=_non_negative_float, default=None,
+                   help="with --hand: the hand runs ahead on its own velocity to make up this many ms of the low-pass's lag "
+                        "at most (at most 100; default 0: off; agents/hand.py)")
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float,
                    help="NAME+keys: sampling temperature of the decoder's press times and holds (default 0.5; 1: as trained)")
@@ -646,11 +651,13 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         raise OsuInputError("--lead-ms leads the hand: give --hand with it")
     if args.hand_beta is not None and not args.hand:
         raise OsuInputError("--hand-beta sets the hand's filter: give --hand with it")
-    beta = {} if args.hand_beta is None else {"beta": args.hand_beta}
+    if args.hand_predict_ms is not None and not args.hand:
+        raise OsuInputError("--hand-predict-ms sets the hand's prediction: give --hand with it")
+    given_hand = {k: v for k, v in (("beta", args.hand_beta), ("predict_ms", args.hand_predict_ms)) if v is not None}
     try:
-        hand = {"hand": HandModel(lead_ms=args.lead_ms, **beta) if args.hand else None}
+        hand = {"hand": HandModel(lead_ms=args.lead_ms, **given_hand) if args.hand else None}
     except ValueError as e:
-        raise OsuInputError(f"--lead-ms: {e}") from None
+        raise OsuInputError(f"--hand: {e}") from None
     given = args.temperature.get(name) if isinstance(args.temperature, dict) else args.temperature
     if name == "wgan":  # unless given, the generator's own default (agents.wgan.PLAY_TEMPERATURE)
         return hand | ({} if given is None else {"temperature": given})

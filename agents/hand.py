@@ -40,6 +40,14 @@ the WGAN generator's raw output (measured on the held-out humans, README):
   humans' -1.3).  ``lead_ms`` lets the agent see the map that many real ms ahead of the
   clock (the observation at t + lead for its own cursor), as if it anticipated the hand
   (``--lead-ms``; seed 0 chose 16 ms: benchmark accuracy 75.9 -> 83.7% at the same AUC).
+- **A hand can run ahead of its lag.**  The lead moves the whole approach earlier, the
+  departure with it (README: "Where the early departure comes from").  ``predict_ms`` P
+  instead adds, while the cursor moves, the filtered point's own velocity times the
+  low-pass's lag (the time a one-pole filter trails a steady move by), at most P ms of it:
+  a steady move is trailed by P ms less, and a still hand is left still.  Off by default:
+  every way measured of letting more of the generator's motion through (this, a higher
+  ``beta``) brings its speed nearer a person's and lets the motion detector see more of
+  its turning (README: "The hand running ahead").
 
 :class:`Hand` is stepped once per env step with the intended point and returns the point
 to record; it holds only the filter's state and its own seeded generator, so a fresh one
@@ -78,6 +86,7 @@ class HandModel:
     lattice_px: float = SCREEN_1080P_PX
     timing_jitter: float = 0.3  # steps either side of its stamp a frame's point is read at
     lead_ms: float = 0.0  # real ms ahead of the clock the agent sees the map
+    predict_ms: float = 0.0  # the most of the low-pass's lag the hand makes up by running ahead on its own velocity
 
     def __post_init__(self):
         for name in ("min_cutoff_hz", "speed_cutoff_hz"):
@@ -88,8 +97,9 @@ class HandModel:
                 raise ValueError(f"hand: {name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.timing_jitter <= 1:
             raise ValueError(f"hand: timing_jitter must be in [0, 1] steps, got {self.timing_jitter}")
-        if not 0 <= self.lead_ms <= MAX_LEAD_MS:
-            raise ValueError(f"hand: lead_ms must be in [0, {MAX_LEAD_MS:g}] ms, got {self.lead_ms}")
+        for name in ("lead_ms", "predict_ms"):
+            if not 0 <= getattr(self, name) <= MAX_LEAD_MS:
+                raise ValueError(f"hand: {name} must be in [0, {MAX_LEAD_MS:g}] ms, got {getattr(self, name)}")
 
 
 def smoothing(cutoff_hz: float, dt_s: float) -> float:
@@ -111,6 +121,7 @@ class Hand:
         self.a_speed = smoothing(model.speed_cutoff_hz, dt_s)
         self.filtered: np.ndarray | None = None
         self.velocity = np.zeros(2)  # osu!px/s, low-passed
+        self.filtered_velocity = np.zeros(2)  # osu!px/s of the filtered point, low-passed as the speed is
         self.held: np.ndarray | None = None  # where the deadband keeps the cursor
         self.held_before: np.ndarray | None = None  # the held point one step earlier
 
@@ -124,10 +135,16 @@ class Hand:
             self.filtered = x.copy()
         self.velocity = self.a_speed * (x - self.filtered) / self.dt_s + (1.0 - self.a_speed) * self.velocity
         a = smoothing(m.min_cutoff_hz + m.beta * float(np.hypot(*self.velocity)), self.dt_s) if low_pass else 1.0
-        self.filtered = a * x + (1.0 - a) * self.filtered
+        before, self.filtered = self.filtered, a * x + (1.0 - a) * self.filtered
+        ahead = self.filtered
+        if m.predict_ms:
+            v = self.a_speed * (self.filtered - before) / self.dt_s + (1.0 - self.a_speed) * self.filtered_velocity
+            self.filtered_velocity = v
+            lag_s = self.dt_s * (1.0 - a) / a  # a one-pole low-pass trails a steady move by its velocity times this
+            ahead = self.filtered + min(lag_s, m.predict_ms / 1000.0) * v
         self.held_before = self.held
-        if self.held is None or np.hypot(*(self.filtered - self.held)) > m.deadband_px:
-            self.held = self.filtered.copy()
+        if self.held is None or np.hypot(*(ahead - self.held)) > m.deadband_px:
+            self.held = ahead.copy()
         out = self.held
         if m.timing_jitter and self.held_before is not None:
             out = out + self.rng.uniform(-m.timing_jitter, m.timing_jitter) * (self.held - self.held_before)

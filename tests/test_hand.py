@@ -35,6 +35,20 @@ def test_fast_moves_lag_less_than_slow_ones():
     assert lags[20.0] < 0.5 < 2.0 < lags[0.5]
 
 
+def test_prediction_makes_up_the_lag_of_a_steady_move_up_to_its_horizon_and_keeps_the_smoothing():
+    """``predict_ms`` P runs the hand ahead on its own velocity: a steady move of 6 px a
+    frame (a lag of about 12 ms) is trailed by nothing at P 100 and by 6 * 60 * 0.005 px
+    less at P 5.  The intent's frame-to-frame zigzag is still smoothed, if less than without."""
+    model = dict(deadband_px=0.0, lattice_px=0.0, timing_jitter=0.0)
+    line = np.column_stack([-150 + 6.0 * np.arange(60), np.full(60, 200.0)])
+    lag = {p: line[-1, 0] - run(HandModel(predict_ms=p, **model), line)[-1, 0] for p in (0.0, 5.0, 100.0)}
+    assert lag[0.0] > 3.0 and lag[100.0] == pytest.approx(0.0, abs=1e-6)
+    assert lag[5.0] == pytest.approx(lag[0.0] - 6.0 * 60 * 0.005, abs=1e-6)
+    zigzag = line + np.column_stack([np.zeros(60), 2.0 * (-1.0) ** np.arange(60)])
+    swing = {p: np.ptp(run(HandModel(predict_ms=p, **model), zigzag)[30:, 1]) for p in (0.0, 100.0)}
+    assert swing[0.0] < swing[100.0] < 0.7 * 4.0 and swing[100.0] < 1.6 * swing[0.0]  # 1.63 and 2.44 of the intent's 4
+
+
 def test_a_resting_hand_stands_still_and_the_cursor_sits_on_screen_pixels():
     model = HandModel()
     rng = np.random.default_rng(1)
@@ -88,6 +102,8 @@ def test_bad_parameters_are_refused():
         HandModel(timing_jitter=1.5)
     with pytest.raises(ValueError, match=r"lead_ms must be in \[0, 100\]"):
         HandModel(lead_ms=-5)
+    with pytest.raises(ValueError, match="predict_ms"):
+        HandModel(predict_ms=150)
     with pytest.raises(ValueError, match="step must be positive"):
         Hand(HandModel(), 0.0)
 

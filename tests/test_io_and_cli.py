@@ -173,6 +173,11 @@ def test_hand_beta_sets_the_hands_filter_and_needs_the_hand(capsys):
     assert _agent_options(parse([*bench, "--hand-beta", "0.07", "--lead-ms", "16"]), "wgan")["hand"] == HandModel(beta=0.07, lead_ms=16)
     with pytest.raises(OsuInputError, match="--hand-beta sets the hand's filter: give --hand"):
         _agent_options(parse([*bench[:-1], "--hand-beta", "0.07"]), "wgan")
+    assert _agent_options(parse([*bench, "--hand-predict-ms", "8"]), "wgan")["hand"] == HandModel(predict_ms=8)
+    with pytest.raises(OsuInputError, match="--hand-predict-ms sets the hand's prediction: give --hand"):
+        _agent_options(parse([*bench[:-1], "--hand-predict-ms", "8"]), "wgan")
+    with pytest.raises(OsuInputError, match="predict_ms must be in"):
+        _agent_options(parse([*bench, "--hand-predict-ms", "150"]), "wgan")
     with pytest.raises(SystemExit):
         parse([*bench, "--hand-beta", "-1"])
     capsys.readouterr()
