@@ -502,8 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "learns the person's pace on short spinners too (default 0)")
     tw.add_argument("--pretrain-spin-floor", type=_non_negative_float,
                     help="turns a second under which those windows' spin is also charged, one-sided (default 4; 0: off)")
-    tw.add_argument("--pretrain-spin-radius-weight", type=_non_negative_float,
-                    help="weight of a term charging those windows' spin radius as a ratio to the person's (default 0: off)")
     tw.add_argument("--pretrain-idle-rollouts", type=_non_negative_int,
                     help="windows over breaks (nothing due for 2 s) played closed loop beside each teacher-forced step, so "
                          "the cursor stays on the screen through a break (default 8; 0: off)")
