@@ -481,9 +481,6 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--gp-weight", type=_non_negative_float, help="gradient penalty lambda (default 10)")
     tw.add_argument("--pretrain-steps", type=_non_negative_int, help="first steps by teacher forcing, as BC trains (default 2000)")
     tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 12 px)")
-    tw.add_argument("--pretrain-person-move", action=argparse.BooleanOptionalAction, default=None,
-                    help="in those, show the generator the person's last move, not the difference of its two shifted "
-                         "cursors (default off)")
     tw.add_argument("--pretrain-return", type=_share, help="share of that shift each step's target takes back (default 1)")
     tw.add_argument("--pretrain-spin-scale", type=_spin_scale,
                     help="on spinners in those, the cursor also at up to S times or 1/S of the human's radius, so the generator learns "

@@ -164,7 +164,6 @@ class WGANArgs:
     gp_weight: float = 10.0
     pretrain_steps: int = 2000  # teacher forcing first (:func:`teacher_forced`), lr ``lr``
     pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
-    pretrain_person_move: bool = False  # show the person's last move, not the shifted cursors' (:func:`teacher_forced`)
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
@@ -434,7 +433,7 @@ def returning_target(human: torch.Tensor, before: torch.Tensor, spin: torch.Tens
 
 
 def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_px: float, gen_noise: torch.Generator,
-                   spin_scale: float = 1.0, draws: int = 1, person_move: bool = False):
+                   spin_scale: float = 1.0, draws: int = 1):
     """A window predicted one step at a time from the human's cursors, each shifted by
     N(0, ``noise_px``) px, as BC is trained (:func:`agents.dataset.shift_cursor`): the
     generator learns to aim, and to steer back after its own errors, from every step at
@@ -478,10 +477,7 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
         z = torch.cat([z, torch.randn(B * (draws - 1), 1, gen.style, generator=gen_noise).to(obs.device).expand(-1, L - 2, -1)])
         eps = torch.cat([eps, torch.randn(B * (draws - 1), L - 2, gen.noise, generator=gen_noise).to(obs.device)])
         o, keys, cur, human, target = (x.repeat(draws, *([1] * (x.dim() - 1))) for x in (o, keys, cur, human, target))
-    # the last move shown: the difference of two shifted cursors, or the person's own move
-    # from the shifted cursor (``person_move``)
-    shown_before = cur[:, 1:-1] - (human[:, 1:-1] - human[:, :-2]) if person_move else cur[:, :-2]
-    move, logits, _ = gen(step_input(o[:, 1:-1], keys[:, 1:-1], cur[:, 1:-1], shown_before, z, eps))
+    move, logits, _ = gen(step_input(o[:, 1:-1], keys[:, 1:-1], cur[:, 1:-1], cur[:, :-2], z, eps))
     path = torch.cat([human[:, :2], cur[:, 1:-1] + gen.playfield_move(move, cur[:, 1:-1], o[:, 1:-1]) * MOVE_TO_OBS], 1)
     return path, cur[:, 1:-1], logits, target
 
@@ -871,7 +867,7 @@ def train_wgan(args: WGANArgs) -> dict:
             if step < args.pretrain_steps:
                 draws = 2 if args.pretrain_energy_weight else 1
                 path, before, key_logits, target = teacher_forced(gen, obs, keys, args.pretrain_noise_px, noise,
-                                                                  args.pretrain_spin_scale, draws, args.pretrain_person_move)
+                                                                  args.pretrain_spin_scale, draws)
                 n, spin = len(obs), spinning(obs)  # the first draw is fitted as ever, a second beside it for the energy score
                 target = returning_target(target[:n], before[:n], spin, args.pretrain_return)
                 pos = positional_loss(path[:n], target, spin, before[:n], args.pretrain_pos_loss)

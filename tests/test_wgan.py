@@ -127,31 +127,6 @@ def test_teacher_forcing_predicts_each_step_as_the_agent_steps_from_the_shifted_
         assert torch.allclose(logits[:, t - 1], key_logits, atol=1e-5)
 
 
-def test_teacher_forcing_can_show_the_persons_own_last_move_from_the_shifted_cursor(demo_dataset):
-    """--pretrain-person-move: each step starts from the same shifted cursor, but the last
-    move it is shown is the person's, as if the step before started from the same shift."""
-    ds, obs, prev, gen = _windows_and_generator(demo_dataset, 2, 30, 2, spinner_share=0.5)
-    keys = prev[..., 2:]
-    with torch.no_grad():
-        path, before, logits, _ = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5), person_move=True)
-        plain = W.teacher_forced(gen, obs, keys, 12.0, torch.Generator().manual_seed(5))
-    assert torch.equal(before, plain[1])  # the same shifted cursors
-    assert not torch.allclose(path, plain[0])  # another input, another move
-    g = torch.Generator().manual_seed(5)
-    d = torch.randn(2, 30, 2, generator=g) * (12.0 / 256.0)
-    z = torch.randn(2, 1, gen.style, generator=g)[:, 0]
-    eps = torch.randn(2, 28, gen.noise, generator=g)
-    human, cur = obs[..., :2], obs[..., :2] + d
-    px = d.numpy() * 256.0
-    seen = torch.as_tensor(shift_cursor(obs.numpy().copy(), prev.numpy().copy(), px[..., 0], px[..., 1], ds.k)[0])
-    h = None
-    for t in range(1, 29):
-        shown = cur[:, t] - (human[:, t] - human[:, t - 1])
-        with torch.no_grad():
-            move, _, h = gen.step(W.step_input(seen[:, t], keys[:, t], cur[:, t], shown, z, eps[:, t - 1]), h)
-        assert torch.allclose(path[:, t + 1], cur[:, t] + gen.playfield_move(move, cur[:, t], seen[:, t]) * W.MOVE_TO_OBS, atol=1e-5)
-
-
 def test_teacher_forcing_puts_a_spinning_cursor_off_the_humans_radius_by_one_factor_a_window(demo_dataset):
     """--pretrain-spin-scale: on spinner steps, and only there, the cursor each move starts
     from is the noisy one moved out (or in) from the centre by s x the human's offset, one
