@@ -513,9 +513,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="windows of play (1.07 s) played closed loop beside each teacher-forced step, charged for how far "
                          "their mix of step lengths is from the person's (default 8; 0: off)")
     tw.add_argument("--pretrain-pace-weight", type=_non_negative_float, help="weight of their term (default 0.1)")
-    tw.add_argument("--pretrain-pos-loss", choices=("smoothl1", "distance"),
-                    help="the teacher-forced steps' positional term: SmoothL1 (default; least at the mean of a person's "
-                         "next cursors) or the distance (least at their median)")
     tw.add_argument("--pretrain-energy-weight", type=_non_negative_float,
                     help="weight of an energy score over two draws of each teacher-forced step, so the generator's noise "
                          "spreads its moves as a person's spread, not their mean (default 0.3; 0: off)")

@@ -132,8 +132,6 @@ IDLE_AHEAD_S = 2.0  # a step is idle when nothing runs and the next object is fu
 IDLE_STEPS = 64  # steps in each closed-loop window over a break (1.07 s)
 IDLE_RADIUS_PX = 230.0  # beyond this from the centre a break's cursor may not drift further out (:func:`outward_drift`)
 IDLE_LOSSES = ("outward", "path")  # what a break window is charged for (``pretrain_idle_loss``)
-POS_LOSSES = ("smoothl1", "distance")  # the teacher-forced positional term (``pretrain_pos_loss``, :func:`positional_loss`)
-DISTANCE_MATCH_PX = 10.0  # the miss at which the distance term's gradient equals SmoothL1's (the teacher forcing's typical miss)
 IDLE_SHIFT_PX = 384.0  # a break window's cursor starts shifted by up to this, so many start beyond it
 PACE_STEPS = 64  # steps in each closed-loop window fitted for its pace (:func:`pace_gap`; 1.07 s)
 PATH_LEAD = 32  # steps of the person's path a window charged by :func:`path_energy` starts with (0.53 s) ...
@@ -179,7 +177,6 @@ class WGANArgs:
     pretrain_idle_loss: str = "outward"  # that term: "outward" (:func:`outward_drift`) or "path" (the person's path: README)
     pretrain_pace_rollouts: int = 8  # windows of play played closed loop beside each teacher-forced step, fitted for their pace (:func:`pace_gap`); 0: off
     pretrain_pace_weight: float = 0.1  # ... and their term's weight
-    pretrain_pos_loss: str = "smoothl1"  # the teacher-forced positional term (:func:`positional_loss`): smoothl1 or distance
     pretrain_energy_weight: float = 0.3  # the teacher-forced steps' energy score over two draws (:func:`energy_score`); 0: off
     pretrain_path_rollouts: int = 0  # windows whose last ``PATH_STEPS`` are played closed loop twice, charged :func:`path_energy`; 0: off
     pretrain_path_weight: float = 0.3  # ... and their term's weight
@@ -533,16 +530,11 @@ def _sense(turned: torch.Tensor) -> torch.Tensor:
 
 
 def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
-                 before: torch.Tensor | None, turn_weight: float = 1.0,
-                 kind: str = "smoothl1") -> tuple[torch.Tensor, torch.Tensor]:
+                 before: torch.Tensor | None, turn_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(positional, spinning) losses (B, L - 2) at steps 2..: SmoothL1 between the cursors
-    (64 px units) or their distance (``kind``, :func:`positional_loss`), and between radii
-    plus ``turn_weight`` x angular speeds."""
+    (64 px units), and between radii plus ``turn_weight`` x angular speeds (:func:`positional_loss`)."""
     p, h, s = path[:, 2:] / MOVE_TO_OBS, human[:, 2:] / MOVE_TO_OBS, spin[:, 2:]
-    if kind == "distance":
-        where = ((p - h).square().sum(-1) + 1e-12).sqrt() * (DISTANCE_MATCH_PX / 64.0)
-    else:
-        where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
+    where = nn.functional.smooth_l1_loss(p, h, reduction="none").sum(-1)
     fp = spin_features(path[:, 2:], path[:, 1:-1] if before is None else before, s)
     fh = spin_features(human[:, 2:], human[:, 1:-1], s)
     sense = _sense(fp[..., 3])
@@ -552,23 +544,15 @@ def _step_losses(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
 
 
 def positional_loss(path: torch.Tensor, human: torch.Tensor, spin: torch.Tensor,
-                    before: torch.Tensor | None = None, kind: str = "smoothl1") -> torch.Tensor:
+                    before: torch.Tensor | None = None) -> torch.Tensor:
     """SmoothL1 between generated and human cursors (64 px units) at steps 2.., but on
     spinner steps between radii and angular speeds: a spin in another phase or the other
     way round is as good a spin.  The generator's speed is taken in the sense it turns
     most over the window, so going back and forth (a large |turn| every step, no net
     turn: what a loss on |turn| alone taught it) costs as much as standing still.
     ``before`` (B, L - 2, 2): where each of those moves started, when not ``path[:, 1:-1]``
-    (teacher forcing: the noisy cursor the step was given).
-
-    ``kind`` "distance": the cursors' distance instead of the SmoothL1, scaled so that its
-    gradient equals the SmoothL1's at a ``DISTANCE_MATCH_PX`` miss.  Why: the SmoothL1 is
-    quadratic below a 64 px miss, so it is least at the mean of a person's next cursors,
-    and where a move's start is uncertain the mean over its possible starts is an early,
-    slow move: played closed loop the generator is slower than the humans between
-    objects.  The distance is least at their (spatial) median, which along a path taken
-    at an uncertain time is the path taken at the median time, at full speed."""
-    where, spinning_ = _step_losses(path, human, spin, before, kind=kind)
+    (teacher forcing: the noisy cursor the step was given)."""
+    where, spinning_ = _step_losses(path, human, spin, before)
     return torch.where(spin[:, 2:], spinning_, where).mean()
 
 
@@ -755,8 +739,6 @@ def train_wgan(args: WGANArgs) -> dict:
     if args.pretrain_spin_rollouts and min(args.pretrain_spin_steps, default=0) < 8:
         lengths = ",".join(map(str, args.pretrain_spin_steps)) or "(none)"
         raise OsuInputError(f"--pretrain-spin-steps {lengths}: a spinner window needs at least 8 steps")
-    if args.pretrain_pos_loss not in POS_LOSSES:
-        raise OsuInputError(f"--pretrain-pos-loss {args.pretrain_pos_loss}: one of {', '.join(POS_LOSSES)}")
     if args.pretrain_idle_loss not in IDLE_LOSSES:
         raise OsuInputError(f"--pretrain-idle-loss {args.pretrain_idle_loss}: one of {', '.join(IDLE_LOSSES)}")
     out.mkdir(parents=True, exist_ok=True)
@@ -870,7 +852,7 @@ def train_wgan(args: WGANArgs) -> dict:
                                                                   args.pretrain_spin_scale, draws)
                 n, spin = len(obs), spinning(obs)  # the first draw is fitted as ever, a second beside it for the energy score
                 target = returning_target(target[:n], before[:n], spin, args.pretrain_return)
-                pos = positional_loss(path[:n], target, spin, before[:n], args.pretrain_pos_loss)
+                pos = positional_loss(path[:n], target, spin, before[:n])
                 if draws > 1:
                     energy = energy_score(path[:n], path[n:], target, spin)
                     pos = pos + args.pretrain_energy_weight * energy

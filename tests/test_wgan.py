@@ -207,33 +207,6 @@ def test_spinner_features_read_radius_angle_and_turn():
     assert W.positional_loss(wobble, human, spin) > 0.1  # nor is going back and forth
 
 
-def test_the_distance_term_is_least_at_the_median_next_cursor_where_smoothl1_is_least_at_the_mean():
-    """--pretrain-pos-loss distance: of people's next cursors along a move taken at an
-    uncertain time (3 still, 2 gone 40 px on), the SmoothL1 term prefers their mean, a
-    cursor a fifth of the way along, and the distance term their median, the still one;
-    at a 10 px miss the two pull as hard."""
-    people = torch.tensor([0.0, 0.0, 0.0, 40.0, 40.0]) / 256.0
-    human = torch.zeros(5, 3, 2)
-    human[:, 2, 0] = people
-
-    def cost(x_px, kind):  # every person's step against one candidate cursor
-        path = torch.zeros(5, 3, 2)
-        path[:, 2, 0] = x_px / 256.0
-        return W.positional_loss(path, human, torch.zeros(5, 3, dtype=torch.bool), kind=kind)
-
-    mean_px = float(people.mean() * 256.0)
-    assert cost(mean_px, "smoothl1") < cost(0.0, "smoothl1")
-    assert cost(0.0, "distance") < cost(mean_px, "distance")
-    grads = []
-    for kind in W.POS_LOSSES:
-        path = torch.zeros(1, 3, 2)
-        path[0, 2, 0] = W.DISTANCE_MATCH_PX / 256.0
-        path.requires_grad_(True)
-        W.positional_loss(path, torch.zeros(1, 3, 2), torch.zeros(1, 3, dtype=torch.bool), kind=kind).backward()
-        grads.append(path.grad[0, 2, 0])
-    assert torch.allclose(grads[0], grads[1])
-
-
 def test_the_spinner_loss_fits_the_spin_on_spinner_steps_alone():
     """--pretrain-spin-rollouts fits closed-loop windows on their spinner steps only:
     moving the cursor elsewhere costs nothing, a spin of the wrong radius or pace does."""
@@ -645,14 +618,6 @@ def test_windows_too_short_to_fit_are_a_clear_error(demo_dataset, tmp_path, shor
                                 critic_hidden=8, progress=False), **short})
     with pytest.raises(OsuInputError, match=f"^{flag}: a .*window needs at least 8 steps"):
         W.train_wgan(args)
-
-
-def test_the_distance_term_trains_and_an_unknown_term_is_a_clear_error(demo_dataset, tmp_path):
-    base = dict(data=str(demo_dataset / "ds"), steps=1, batch=2, window=16, hidden=8, critic_hidden=8, progress=False)
-    W.train_wgan(W.WGANArgs(**base, out=str(tmp_path / "a"), pretrain_pos_loss="distance"))
-    assert (tmp_path / "a" / "last.pt").exists()
-    with pytest.raises(OsuInputError, match="^--pretrain-pos-loss huber: one of smoothl1, distance"):
-        W.train_wgan(W.WGANArgs(**base, out=str(tmp_path / "b"), pretrain_pos_loss="huber"))
 
 
 def test_several_spinner_window_lengths_are_given_comma_separated():
