@@ -125,6 +125,11 @@ class Hand:
         self.held: np.ndarray | None = None  # where the deadband keeps the cursor
         self.held_before: np.ndarray | None = None  # the held point one step earlier
 
+    def _low_passed(self, moved: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """A step's move as a velocity (osu!px/s), low-passed at ``speed_cutoff_hz`` into
+        ``velocity``: the one estimate both the cutoff's speed and the prediction use."""
+        return self.a_speed * moved / self.dt_s + (1.0 - self.a_speed) * velocity
+
     def step(self, intended, low_pass: bool = True) -> np.ndarray:
         """The point to record for this step's ``intended`` one; ``low_pass`` False takes
         the intent as it is into the deadband and the lattice (the speed estimate still
@@ -133,15 +138,14 @@ class Hand:
         m = self.model
         if self.filtered is None:
             self.filtered = x.copy()
-        self.velocity = self.a_speed * (x - self.filtered) / self.dt_s + (1.0 - self.a_speed) * self.velocity
+        self.velocity = self._low_passed(x - self.filtered, self.velocity)
         a = smoothing(m.min_cutoff_hz + m.beta * float(np.hypot(*self.velocity)), self.dt_s) if low_pass else 1.0
         before, self.filtered = self.filtered, a * x + (1.0 - a) * self.filtered
         ahead = self.filtered
         if m.predict_ms:
-            v = self.a_speed * (self.filtered - before) / self.dt_s + (1.0 - self.a_speed) * self.filtered_velocity
-            self.filtered_velocity = v
+            self.filtered_velocity = self._low_passed(self.filtered - before, self.filtered_velocity)
             lag_s = self.dt_s * (1.0 - a) / a  # a one-pole low-pass trails a steady move by its velocity times this
-            ahead = self.filtered + min(lag_s, m.predict_ms / 1000.0) * v
+            ahead = self.filtered + min(lag_s, m.predict_ms / 1000.0) * self.filtered_velocity
         self.held_before = self.held
         if self.held is None or np.hypot(*(ahead - self.held)) > m.deadband_px:
             self.held = ahead.copy()
