@@ -497,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--pretrain-spin-slow", type=_share,
                     help="share of those windows that start from 0.27 s of the human's spin slowed to a random pace, so the "
                          "generator learns to spin up (default 0.5)")
+    tw.add_argument("--pretrain-spin-wide", type=_share,
+                    help="share of those windows that start from 0.27 s of the human's spin at up to 3 times its radius, so the "
+                         "generator learns to close in (default 0)")
     tw.add_argument("--pretrain-spin-shorten", type=_share,
                     help="share of those windows whose spinner (and all after it) is made to end sooner, so the generator "
                          "learns the person's pace on short spinners too (default 0)")

@@ -128,6 +128,8 @@ SPIN_SCALE_MAX_PX = 200.0  # :func:`teacher_forced` moves a spinning cursor no f
 SPIN_RETURN = 0.25  # ... and fits each step to take back this share of the factor
 FOCUS_S = 0.5  # while a spinner runs, objects after it due within this (s) stay in the generator's view (:func:`spin_focus`)
 SLOW_LEAD_IN = 16  # steps of a slowed spin a closed-loop spinner window may start with (0.27 s)
+WIDE_SCALE = 3.0  # a widened lead-in's radius: up to this many times the human's (:func:`widened_spin`)
+WIDE_SETTLE = 32  # steps over which its target radius comes back to the human's (0.53 s)
 IDLE_AHEAD_S = 2.0  # a step is idle when nothing runs and the next object is further ahead than this
 IDLE_STEPS = 64  # steps in each closed-loop window over a break (1.07 s)
 IDLE_RADIUS_PX = 230.0  # beyond this from the centre a break's cursor may not drift further out (:func:`outward_drift`)
@@ -170,6 +172,7 @@ class WGANArgs:
     pretrain_spin_turn_weight: float = 1.0  # ... their angular speed's part of it (:func:`spinner_loss`)
     pretrain_spin_onset: float = 0.0  # share of those windows placed over a spinner's first step (:func:`agents.dataset.spinner_onsets`)
     pretrain_spin_slow: float = 0.5  # share of those windows started from a slowed spin (:func:`slowed_spin`; 0: off, README)
+    pretrain_spin_wide: float = 0.0  # share of those windows started from a widened spin (:func:`widened_spin`; 0: off, README)
     pretrain_spin_shorten: float = 0.0  # share of those windows whose spinner is made to end sooner (:func:`shortened_spinner`)
     pretrain_spin_floor: float = 4.0  # turns a second under which their spin is charged too (:func:`slow_spin`; 0: off, README)
     pretrain_idle_rollouts: int = 8  # windows over breaks played closed loop beside each teacher-forced step (:func:`train_wgan`); 0: off
@@ -377,6 +380,32 @@ def slowed_spin(human: torch.Tensor, spin: torch.Tensor, pace: torch.Tensor, ste
     c, s_ = torch.cos(-lag), torch.sin(-lag)
     x, y = human[..., 0], human[..., 1]
     return torch.stack([c * x - s_ * y, s_ * x + c * y], -1)
+
+
+def widened_spin(human: torch.Tensor, spin: torch.Tensor, scale: torch.Tensor, steps: int,
+                 settle: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(given, target) cursors (B, L, 2, obs units): the human's, with the spin of a window
+    that spins through its first ``steps`` steps put at ``scale`` (B,) times the human's
+    radius about the centre there (``given``: the lead-in), and a target radius that comes
+    back from that scale to the human's, log-linearly, over the ``settle`` steps after it
+    (``target``).  Turns are kept.  A window not spinning throughout the lead-in is left as
+    it is, so no lead-in jumps at a spinner's start.
+
+    A lead-in for the closed-loop spinner windows (``pretrain_spin_wide``).  Why: those
+    windows all start from a person's radius, so they never ask the generator to close in,
+    and where it spun wide it stayed wide: seed 25 (2026-12-07) spun the held-out spinners
+    at a median 58 px, the humans at 29, and some of its spins spiralled out to 237 px (95th
+    percentile) over spinners of several seconds; people start wide and close in (42 px in
+    a spinner's first half second, 27 after)."""
+    L = human.shape[1]
+    s = torch.where(spin[:, :steps].all(1), scale, torch.ones_like(scale)).log()[:, None]
+    k = torch.arange(L, device=human.device, dtype=human.dtype)[None]
+    back = ((k - steps + 1) / settle).clamp(0.0, 1.0)
+    lead = (k < steps).to(human.dtype)
+    on = spin.to(human.dtype)
+    given = human * torch.exp(s * lead * on)[..., None]
+    target = human * torch.exp(s * (1 - back) * (1 - lead) * on)[..., None]
+    return given, target
 
 
 def shortened_spinner(obs: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
@@ -723,6 +752,27 @@ def _slowed_lead_in(obs: torch.Tensor, spin: torch.Tensor, share: float, rng) ->
     return slowed_spin(obs[..., :2], spin, pace, lead_in), free_from
 
 
+def _wide_lead_in(obs: torch.Tensor, spin: torch.Tensor, given: torch.Tensor | None, free_from: torch.Tensor | None,
+                  share: float, rng) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(given cursors, free_from, target) for :func:`rollout` and :func:`spinner_loss`: a share
+    ``share`` of the windows (the first ones, so the slowed lead-ins, the last, are kept
+    where the shares allow) start from ``SLOW_LEAD_IN`` steps of the human's spin at a
+    radius drawn log-uniform in [1, ``WIDE_SCALE``] times the human's, and are fitted to
+    come back to the human's radius (:func:`widened_spin`); the others keep ``given`` and
+    ``free_from`` (the human's cursors and step 2 where None) and the human's path."""
+    B, L = spin.shape
+    n = int(round(B * share))
+    human = obs[..., :2]
+    scale = torch.ones(B, device=obs.device)
+    scale[:n] = torch.as_tensor(np.exp(rng.uniform(0.0, math.log(WIDE_SCALE), n)), dtype=torch.float32, device=obs.device)
+    lead_in = min(SLOW_LEAD_IN, L - 2)
+    wide, target = widened_spin(human, spin, scale, lead_in, WIDE_SETTLE)
+    given = human.clone() if given is None else given.clone()
+    free_from = torch.full((B,), 2, device=obs.device) if free_from is None else free_from.clone()
+    given[:n], free_from[:n] = wide[:n], lead_in
+    return given, free_from, target
+
+
 def train_wgan(args: WGANArgs) -> dict:
     """Train the generator and critic; returns the last losses."""
     device = pick_device(args.device)
@@ -785,12 +835,15 @@ def train_wgan(args: WGANArgs) -> dict:
                     s_obs, s_keys = _spinner_windows(ds, train_eps, args, rng, anchors, onsets, device, length)
                     if args.pretrain_spin_shorten:
                         s_obs = shortened_spinner(s_obs, args.pretrain_spin_shorten, rng)
-                    s_spin, given, free_from = spinning(s_obs), None, None
+                    s_spin, given, free_from, target = spinning(s_obs), None, None, s_obs[..., :2]
                     if args.pretrain_spin_slow:
                         given, free_from = _slowed_lead_in(s_obs, s_spin, args.pretrain_spin_slow, rng)
+                    if args.pretrain_spin_wide:
+                        given, free_from, target = _wide_lead_in(s_obs, s_spin, given, free_from, args.pretrain_spin_wide, rng)
+                    if free_from is not None:
                         s_spin = s_spin & (torch.arange(length, device=device)[None] >= free_from[:, None])
                     s_path = rollout(gen, s_obs, s_keys, noise, through_path=False, given=given, free_from=free_from)[0]
-                    spun = spun + spinner_loss(s_path, s_obs[..., :2], s_spin,
+                    spun = spun + spinner_loss(s_path, target, s_spin,
                                                args.pretrain_spin_turn_weight) / len(args.pretrain_spin_steps)
                     if args.pretrain_spin_floor:
                         spun = spun + slow_spin(s_path, s_spin, spin_floor) / len(args.pretrain_spin_steps)

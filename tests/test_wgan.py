@@ -282,6 +282,39 @@ def test_a_slowed_spin_turns_at_the_pace_given_through_the_lead_in_then_at_the_h
     assert torch.allclose(W.slowed_spin(human, spin, torch.ones(3), 10), human, atol=1e-6)
 
 
+def test_a_widened_spin_starts_wide_and_its_target_closes_in_to_the_humans_radius():
+    t = 0.4 * torch.arange(60.0)
+    human = torch.stack([0.2 * torch.cos(t), 0.2 * torch.sin(t)], -1)[None].repeat(3, 1, 1)
+    spin = torch.ones(3, 60, dtype=torch.bool)
+    spin[2, :4] = False  # a spinner that starts inside the lead-in: left as it is
+    given, target = W.widened_spin(human, spin, torch.tensor([2.0, 1.0, 3.0]), 10, 20)
+    angle = lambda p: torch.atan2(p[..., 1], p[..., 0])
+    assert torch.allclose(angle(given), angle(human), atol=1e-5) and torch.allclose(angle(target), angle(human), atol=1e-5)
+    assert torch.allclose(given[0, :10].norm(dim=-1), torch.full((10,), 0.4))  # twice the radius through the lead-in
+    assert torch.allclose(given[0, 10:], human[0, 10:])  # then the human's (what the rollout ignores)
+    r = target[0, 10:].norm(dim=-1)
+    assert (r[:19].diff() < 0).all() and math.isclose(r[0].item(), 0.4 * 2 ** (-1 / 20), rel_tol=1e-5)  # closing in, log-linearly
+    assert torch.allclose(r[19:], torch.full((31,), 0.2), atol=1e-6)  # back at the human's after 20 steps
+    assert torch.allclose(given[1], human[1]) and torch.allclose(target[1], human[1])  # scale 1: the human's
+    assert torch.allclose(given[2], human[2]) and torch.allclose(target[2], human[2])
+
+
+def test_the_wide_share_starts_the_first_windows_wide_and_keeps_the_slowed_ones(demo_dataset):
+    ds = Dataset(demo_dataset / "ds")
+    eps = ds.split("train")
+    anchors = ds.spinning_steps(eps)
+    args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=8)
+    obs, _ = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, W.spinner_onsets(anchors), "cpu", 24)
+    spin = spinning(obs)
+    slowed, slow_from = W._slowed_lead_in(obs, spin, 0.25, np.random.default_rng(1))
+    given, free_from, target = W._wide_lead_in(obs, spin, slowed, slow_from, 0.25, np.random.default_rng(2))
+    assert free_from.tolist() == [W.SLOW_LEAD_IN] * 2 + [2] * 4 + [W.SLOW_LEAD_IN] * 2
+    assert torch.equal(given[2:], slowed[2:]) and torch.equal(target[2:], obs[2:, :, :2])
+    whole = spin[:2, :W.SLOW_LEAD_IN].all(1)
+    wider = given[:2, :W.SLOW_LEAD_IN].norm(dim=-1) >= obs[:2, :W.SLOW_LEAD_IN, :2].norm(dim=-1) - 1e-6
+    assert wider.all() and whole.any()
+
+
 def test_a_rollout_follows_the_given_cursors_until_its_free_step_then_its_own(demo_dataset):
     _, obs, prev, gen = _windows_and_generator(demo_dataset, 3, 20, 0, spinner_share=1.0)
     given = obs[..., :2] + 0.05
@@ -315,6 +348,8 @@ def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slow
     assert slowed > 0 and slowed != plain
     floored = W.train_wgan(replace(train, out=str(tmp_path / "c"), pretrain_spin_floor=4.0))["generator/spinner_closed_loop"]
     assert floored > slowed  # the same draws, and an untrained generator spins slower than 4 turns a second
+    wide = W.train_wgan(replace(train, out=str(tmp_path / "d"), pretrain_spin_wide=0.5))["generator/spinner_closed_loop"]
+    assert wide > 0 and wide != slowed
 
 
 def _spinner_then_two_objects(due_s: tuple[float, float]) -> torch.Tensor:
