@@ -480,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--adv-lr", type=_positive_float, help="... and once the anneal is over (default 1e-4)")
     tw.add_argument("--gp-weight", type=_non_negative_float, help="gradient penalty lambda (default 10)")
     tw.add_argument("--pretrain-steps", type=_non_negative_int, help="first steps by teacher forcing, as BC trains (default 2000)")
-    tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 12 px)")
+    tw.add_argument("--pretrain-noise-px", type=_non_negative_float, help="cursor shift per step in those (default 18 px)")
     tw.add_argument("--pretrain-return", type=_share, help="share of that shift each step's target takes back (default 1)")
     tw.add_argument("--pretrain-spin-scale", type=_spin_scale,
                     help="on spinners in those, the cursor also at up to S times or 1/S of the human's radius, so the generator learns "

@@ -26,8 +26,8 @@ plays: **closed loop**, on its own cursor.
   backward, so the penalty pass runs with cuDNN off (:func:`gradient_penalty`); on CPU
   torch's LSTM supports it either way.
 - **Teacher forcing first.** The first ``pretrain_steps`` fit each step's move to the
-  human's next cursor from the human's own cursor shifted by 12 px noise, as BC trains
-  (:func:`teacher_forced`): one GRU pass a window instead of a step-by-step rollout, about
+  human's next cursor from the human's own cursor shifted by 18 px noise, as BC trains
+  with 12 (:func:`teacher_forced`): one GRU pass a window instead of a step-by-step rollout, about
   7 times as many steps per second on a CPU.  Measured (2026-12-02, seeds 3-5, 10 held-out
   maps): 2,000 such steps play 65.7-74.3% where 1,200 closed-loop steps from scratch
   played 16-36%, and move closer to the humans than BC (README).  By default
@@ -163,7 +163,7 @@ class WGANArgs:
     adv_lr: float = 1e-4  # both, once the anneal is over (6e-4 throughout let the path drift off: positional 0.3 -> 1.6)
     gp_weight: float = 10.0
     pretrain_steps: int = 2000  # teacher forcing first (:func:`teacher_forced`), lr ``lr``
-    pretrain_noise_px: float = 12.0  # the cursor shift it trains on, as BC's --cursor-noise-px
+    pretrain_noise_px: float = 18.0  # the cursor shift it trains on, as BC's --cursor-noise-px (12 until 2026-12-07: slower, README)
     pretrain_return: float = 1.0  # share of that shift a step's target takes back (:func:`returning_target`)
     pretrain_spin_scale: float = 1.0  # spinner steps' radius scaled by up to this either way (:func:`teacher_forced`); 1: off
     pretrain_spin_rollouts: int = 16  # spinner windows played closed loop beside each of those steps (:func:`spinner_loss`); 0: off
@@ -475,7 +475,7 @@ def teacher_forced(gen: Generator, obs: torch.Tensor, keys: torch.Tensor, noise_
     most ``SPIN_SCALE_MAX_PX`` out unless the human was further).  The target keeps the
     human's turning, and its radius is the human's times what is left of s once
     ``SPIN_RETURN`` of it is taken back, so the generator comes back over a few frames as a
-    hand does.  Why: 12 px of noise never shows the generator a spin far off a person's
+    hand does.  Why: 12 px of noise (the default then) never shows the generator a spin far off a person's
     radius, and played closed loop it drifts there and does not know the way back: seed 4
     (2026-12-05) failed held-out spinners spinning 100-128 px wide at under half the
     humans' rate (humans 25-51 px), and seed 5 spun 1-5 px about the centre.  Fitted to
