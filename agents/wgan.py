@@ -74,6 +74,9 @@ plays: **closed loop**, on its own cursor.
   ``pretrain_spin_floor`` charges those windows, one-sidedly, for a spin slower than a
   floor (:func:`slow_spin`; 4 turns a second by default: on five seeds 128 spinners of 130
   against 126 and every seed at 95%, at the same accuracy and the same C2ST AUC, README).
+  ``pretrain_spin_wide`` starts a share of them from a spin wider than the person's and
+  fits its way back in (:func:`widened_spin`; off by default: seed 25's wide spins came in
+  at the 75th percentile but kept twice the humans' median radius, README).
 - **Pace and spread.** ``pretrain_pace_rollouts`` (8) plays that many windows of ordinary
   play closed loop beside the teacher forcing and charges the distance between their mix
   of step lengths and the person's in the same window (:func:`pace_gap`): teacher forced,
