@@ -299,20 +299,27 @@ def test_a_widened_spin_starts_wide_and_its_target_closes_in_to_the_humans_radiu
     assert torch.allclose(given[2], human[2]) and torch.allclose(target[2], human[2])
 
 
-def test_the_wide_share_starts_the_first_windows_wide_and_keeps_the_slowed_ones(demo_dataset):
+def _eight_spinner_windows(demo_dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eight closed-loop spinner windows of 24 steps from the demo dataset, and where they spin."""
     ds = Dataset(demo_dataset / "ds")
     eps = ds.split("train")
     anchors = ds.spinning_steps(eps)
     args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=8)
     obs, _ = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, W.spinner_onsets(anchors), "cpu", 24)
-    spin = spinning(obs)
+    return obs, spinning(obs)
+
+
+def test_the_wide_share_starts_the_first_windows_wide_and_keeps_the_slowed_ones(demo_dataset):
+    obs, spin = _eight_spinner_windows(demo_dataset)
     slowed, slow_from = W._slowed_lead_in(obs, spin, 0.25, np.random.default_rng(1))
     given, free_from, target = W._wide_lead_in(obs, spin, slowed, slow_from, 0.25, np.random.default_rng(2))
     assert free_from.tolist() == [W.SLOW_LEAD_IN] * 2 + [2] * 4 + [W.SLOW_LEAD_IN] * 2
     assert torch.equal(given[2:], slowed[2:]) and torch.equal(target[2:], obs[2:, :, :2])
-    whole = spin[:2, :W.SLOW_LEAD_IN].all(1)
-    wider = given[:2, :W.SLOW_LEAD_IN].norm(dim=-1) >= obs[:2, :W.SLOW_LEAD_IN, :2].norm(dim=-1) - 1e-6
-    assert wider.all() and whole.any()
+    whole = spin[:2, :W.SLOW_LEAD_IN].all(1)  # spinning through the lead-in: started wide
+    assert whole.any()
+    lead = slice(0, W.SLOW_LEAD_IN)
+    assert (given[:2][whole, lead].norm(dim=-1) > 1.001 * obs[:2][whole, lead, :2].norm(dim=-1)).all()
+    assert torch.equal(given[:2][~whole], obs[:2][~whole, :, :2])
 
 
 def test_a_rollout_follows_the_given_cursors_until_its_free_step_then_its_own(demo_dataset):
@@ -329,12 +336,7 @@ def test_a_rollout_follows_the_given_cursors_until_its_free_step_then_its_own(de
 
 
 def test_the_slow_share_starts_that_many_closed_loop_spinner_windows_from_a_slowed_lead_in(demo_dataset, tmp_path):
-    ds = Dataset(demo_dataset / "ds")
-    eps = ds.split("train")
-    anchors = ds.spinning_steps(eps)
-    args = W.WGANArgs(data="", out="", pretrain_spin_rollouts=8)
-    obs, _ = W._spinner_windows(ds, eps, args, np.random.default_rng(0), anchors, W.spinner_onsets(anchors), "cpu", 24)
-    spin = spinning(obs)
+    obs, spin = _eight_spinner_windows(demo_dataset)
     given, free_from = W._slowed_lead_in(obs, spin, 0.25, np.random.default_rng(1))
     assert free_from.tolist() == [2] * 6 + [W.SLOW_LEAD_IN] * 2
     assert torch.equal(given[:6], obs[:6, :, :2])  # the rest start from the human's own spin
