@@ -161,16 +161,28 @@ def difficulty_range(value: float, lo: float, mid: float, hi: float) -> float:
 
 
 def apply_mods_to_difficulty(cs: float, ar: float, od: float, hp: float, mods: int) -> tuple[float, float, float, float]:
-    """CS/AR/OD/HP after HR (x1.3 CS, x1.4 others, capped at 10) or EZ (x0.5).
+    """CS/AR/OD/HP after HR (x1.3 CS, x1.4 others, capped at 10) or EZ (x0.5), each held
+    in float32 as osu! holds it.
 
-    Sources: osu.Game/Rulesets/Mods/ModHardRock.cs (ADJUST_RATIO 1.4), ModEasy.cs (0.5).
+    Sources: osu.Game/Rulesets/Mods/ModHardRock.cs (1.3f, 1.4f, 10.0f), ModEasy.cs (0.5).
     DT/HT do not touch these: the judge runs in map time.
+
+    Why float32: osu! keeps these four values as 32-bit floats (lazer's BeatmapDifficulty
+    fields are ``float``, HR multiplies them by ``1.4f``; danser-go's DifficultyRate starts
+    with ``float64(float32(diff))`` to do the same), and every window, approach time and
+    spinner requirement is computed from that float32 value.  It decides whole
+    milliseconds: OD 8.3 is 8.30000019 in float32, so its 50 window is
+    floor(116.99999...) = 116 ms, not the 117 that exact decimals give, and AR 8.4 is
+    8.39999962, so its approach time is floor(690.00005) = 690 ms, not 689.
     """
+    f = np.float32
+    cs, ar, od, hp = f(cs), f(ar), f(od), f(hp)
     if mods & Mods.HardRock:
-        cs, ar, od, hp = min(cs * 1.3, 10.0), min(ar * 1.4, 10.0), min(od * 1.4, 10.0), min(hp * 1.4, 10.0)
+        cap = f(10.0)
+        cs, ar, od, hp = min(cs * f(1.3), cap), min(ar * f(1.4), cap), min(od * f(1.4), cap), min(hp * f(1.4), cap)
     elif mods & Mods.Easy:
-        cs, ar, od, hp = cs * 0.5, ar * 0.5, od * 0.5, hp * 0.5
-    return cs, ar, od, hp
+        cs, ar, od, hp = cs * f(0.5), ar * f(0.5), od * f(0.5), hp * f(0.5)
+    return float(cs), float(ar), float(od), float(hp)
 
 
 def circle_radius(cs: float) -> float:

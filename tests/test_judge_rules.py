@@ -26,6 +26,17 @@ def test_circle_judged_by_floored_windows(make_map, error, expected):
     assert res.result[0] == expected
 
 
+@pytest.mark.parametrize("od,mods,error,expected", [(8.3, 0, 115, 50), (8.3, 0, 116, 0), (8.2, 0, 117, 50),
+                                                     (7, Mods.HardRock, 100, 50), (7, Mods.HardRock, 101, 0)])
+def test_windows_come_from_the_float32_difficulty(make_map, od, mods, error, expected):
+    """OD 8.3 is 8.30000019 in float32, so its 50 window is 116 ms, not 200 - 83 = 117;
+    OD 7 with HR is 9.8000002, a 101 ms window, not 102 (rules.apply_mods_to_difficulty)."""
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=od), mods=mods)
+    y = 384 - 100 if mods & Mods.HardRock else 100
+    res = judge_both(bm, frames((500, 0, 0, 0), *tap(1000 + error, 100, y), (3000, 0, 0, 0), mods=mods))
+    assert res.result[0] == expected
+
+
 @pytest.mark.parametrize("error,same_ms,expected", [(-20, False, 100), (-20, True, 300), (19, True, 300), (20, True, 100)])
 def test_press_on_a_repeated_frame_time_lands_later_in_that_ms(make_map, error, same_ms, expected):
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:"], od=10))  # 300 window: 20 ms

@@ -23,6 +23,12 @@ def test_hard_rock_and_easy_scale_difficulty():
     assert rules.apply_mods_to_difficulty(4, 9, 8, 5, rules.Mods.Easy) == (2, 4.5, 4, 2.5)
 
 
+@pytest.mark.parametrize("ar,mods,preempt", [(8.4, 0, 690), (9.6, 0, 509), (9.4, 0, 540), (7, rules.Mods.HardRock, 479)])
+def test_approach_time_comes_from_the_float32_approach_rate(ar, mods, preempt):
+    """8.4 is 8.39999962 in float32 (690.00005 ms, not 689.99999...), 9.6 is 9.60000038."""
+    assert rules.preempt_ms(rules.apply_mods_to_difficulty(4, ar, 5, 5, mods)[1]) == preempt
+
+
 def test_accuracy_uses_stable_formula():
     assert rules.accuracy_percent(1, 1, 1, 1) == pytest.approx(100 * 450 / 1200)
     assert rules.accuracy_percent(10, 0, 0, 0) == 100.0
