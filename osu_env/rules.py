@@ -113,6 +113,12 @@ LAZER_FIRST_VERSION = 30000000
 #   (convertPathType's default); a perfect curve through three collinear points: the
 #   straight path through them ("osu-stable special-cased colinear perfect curves");
 # - a spinner ending before it starts lasts 0 ms (Math.Max(0, end - start));
+# - stacking's time threshold is the whole-ms approach time x StackLeniency, as danser-go
+#   has it (floor(Preempt x leniency), both in float64).  lazer multiplies its unfloored
+#   approach time by the float32 leniency, so at AR 9 and 0.7 it reads 419.99999 where
+#   danser reads 420, and the two part on two objects exactly 420 ms apart.  No map in
+#   ../shared/data has such a pair (every stack is the same either way), so the
+#   judge-oriented port is followed;
 # - values a map leaves out take lazer's defaults (beatmap.DECODER_DEFAULTS): StackLeniency
 #   0.7, HP/CS/OD 5, SliderMultiplier 1, SliderTickRate 1 (slider alone would stack nothing,
 #   refuse the map, or read 1.4);
@@ -201,7 +207,9 @@ def hit_windows(od: float) -> tuple[int, int, int]:
 
 
 def preempt_ms(ar: float) -> int:
-    """Approach time: DR(AR, 1800, 1200, 450) truncated to int (R/Objects/OsuHitObject.cs)."""
+    """Approach time: DR(AR, 1800, 1200, 450) floored to whole ms (danser-go difficulty.go
+    ``Preempt = math.Floor(PreemptU)``; lazer's OsuHitObject keeps the fraction).  Pass the
+    float32 AR of :func:`apply_mods_to_difficulty`."""
     return int(difficulty_range(ar, 1800, 1200, 450))
 
 
