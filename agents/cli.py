@@ -632,6 +632,9 @@ def _bc_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys-checkpoint", type=Path, help="key decoder (`train keys`) for agents named NAME+keys, e.g. bc+keys")
     p.add_argument("--keys-temperature", type=_non_negative_float,
                    help="NAME+keys: sampling temperature of the decoder's press times and holds (default 0.5; 1: as trained)")
+    p.add_argument("--keys-free-slider-holds", action="store_true",
+                   help="NAME+keys: draw a slider's hold from the decoder's whole mixture, as before 2026-12-07 "
+                        "(default: held at least to the slider's end, agents/keys.py slider_hold_floor)")
 
 
 def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
@@ -643,6 +646,8 @@ def _agent_options(args: argparse.Namespace, name: str | None = None) -> dict:
         keys = {"keys_checkpoint": args.keys_checkpoint}
         if args.keys_temperature is not None:  # else the decoder's own default (agents.keys.KEYS_TEMPERATURE)
             keys["keys_temperature"] = args.keys_temperature
+        if args.keys_free_slider_holds:
+            keys["keys_slider_holds"] = False
         return _agent_options(args, name[: -len(KEYS_SUFFIX)]) | keys
     if name not in LEARNED:
         return {}

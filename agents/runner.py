@@ -26,7 +26,7 @@ def make_agent(name: str, checkpoint: str | Path | None = None, **kwargs):
     ``hand`` (a :class:`agents.hand.HandModel`) puts a hand between a trained one and the env."""
     if name.endswith(KEYS_SUFFIX):
         keys_checkpoint = kwargs.pop("keys_checkpoint", None)
-        keys_options = {"keys_temperature": kwargs.pop("keys_temperature")} if "keys_temperature" in kwargs else {}
+        keys_options = {k: kwargs.pop(k) for k in ("keys_temperature", "keys_slider_holds") if k in kwargs}
         if keys_checkpoint is None:
             raise AgentError(f"agent {name!r} takes its keys from the key decoder: pass --keys-checkpoint (made by `osu-imitation train keys`)")
         from .keys import WithKeys

@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--data", required=True, help="dataset folder: its validation replays")
     p.add_argument("--keys-checkpoint", required=True)
     p.add_argument("--keys-temperature", type=float, default=KEYS_TEMPERATURE)
+    p.add_argument("--keys-free-slider-holds", action="store_true",
+                   help="draw a slider's hold from the whole mixture, as before 2026-12-07")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     import torch
@@ -50,7 +52,8 @@ def main() -> None:
         rp = load_replay(ep["replay"])
         bm = load_beatmap(ep["map"], mods=rp.mods)
         t = bm.map_times(rp).astype(np.float64)
-        events = decode(model, bm, (t, rp.x, rp.y), float(args["window_ms"]) * bm.clock_rate, a.seed + i, a.keys_temperature)
+        events = decode(model, bm, (t, rp.x, rp.y), float(args["window_ms"]) * bm.clock_rate, a.seed + i, a.keys_temperature,
+                        not a.keys_free_slider_holds)
         ft, x, y, keys = key_frames(t, rp.x, rp.y, events)
         ours = dataclasses.replace(rp, t_ms=bm.file_times(ft), x=x.astype(np.float32), y=y.astype(np.float32), keys=keys)
         line = [Path(ep["replay"]).name[:40], f"mods {rp.mods}"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents import keys as K
+from agents import keys as K, metrics
 from agents.baselines import Autoplay
 from agents.cli import main
 from agents.runner import make_agent, play
@@ -228,6 +228,30 @@ def test_spinners_get_a_press_held_through_them_whatever_the_model_draws(make_ma
         t, x, y, keys = K.key_frames(*path, ev)
         r = judge(bm, frames(*zip(t.tolist(), x.tolist(), y.tolist(), keys.tolist())))
         assert r.spinner_half_turns[2, 0] > 0  # the autoplay path spins while the key is down
+
+
+def test_a_sliders_press_is_held_to_its_end_whatever_the_model_draws(make_map, anywhere):
+    """A decoder that only taps (40 ms) lets go of a slider at once and loses its last
+    tick; decoding draws the slider's hold given that it lasts to the slider's end
+    (``slider_hold_floor``), and leaves the circles' taps as they were."""
+    bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "200,200,1500,2,0,L|400:200,1,280", "100,300,3000,1,0,0:0:0:0:"]))
+    end = float(bm.end_ms[1])
+    done = np.zeros(bm.n_objects, bool)
+    assert K.slider_hold_floor(bm, 1480.0, done) == end - 1480.0
+    assert K.slider_hold_floor(bm, 980.0, done) == 0.0  # the circle's press
+    assert K.slider_hold_floor(bm, 1480.0, np.array([False, True, False])) == 0.0  # a second press on it
+    path = _path(bm)
+    for seed in range(3):
+        ev = K.decode(_forced(480.0, 40.0), bm, path, 600.0, seed=seed)
+        j, inside = metrics.press_objects(bm, ev[:, 0])
+        on_slider = inside & (j == 1)
+        assert on_slider.sum() == 1, ev
+        assert ev[on_slider, 0] + ev[on_slider, 2] >= end and (ev[~on_slider, 2] < 50).all()
+        free = K.decode(_forced(480.0, 40.0), bm, path, 600.0, seed=seed, slider_holds=False)
+        assert (free[:, 2] < 50).all()  # the old draw: a tap
+        t, x, y, keys = K.key_frames(*path, ev)
+        r = judge(bm, frames(*zip(t.tolist(), x.tolist(), y.tolist(), keys.tolist())))
+        assert r.result[1] == 300 and r.slider_parts[1, 0] == r.slider_parts[1, 1]
 
 
 def test_bounded_draws_stay_inside_and_keep_the_model_where_it_can():
