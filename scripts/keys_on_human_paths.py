@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.cli import KEYS_TEMPERATURE
 from agents.dataset import Dataset
-from agents.keys import decode, key_frames, load_decoder
+from agents.keys import KEYS_TEMPERATURE, decode, key_frames, load_decoder
 from agents.metrics import wasserstein
 from osu_env import rules
 from osu_env.beatmap import load_beatmap

@@ -15,8 +15,8 @@ import json
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.cli import KEYS_TEMPERATURE
 from agents.evaluate import held_out_maps, maps_in
+from agents.keys import KEYS_TEMPERATURE
 from agents.metrics import held, key_stats
 from agents.runner import make_agent, play
 from osu_env import rules
@@ -31,6 +31,8 @@ def main() -> None:
     p.add_argument("--checkpoint")
     p.add_argument("--keys-checkpoint")
     p.add_argument("--keys-temperature", type=float, default=KEYS_TEMPERATURE)
+    p.add_argument("--keys-free-slider-holds", action="store_true",
+                   help="draw a slider's hold from the whole mixture, as before 2026-12-07")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     import torch
@@ -38,7 +40,8 @@ def main() -> None:
     torch.set_num_threads(1)
     threadpool_limits(1)
     paths = held_out_maps(maps_in([a.maps]), a.held_out)
-    kw = {"keys_checkpoint": a.keys_checkpoint, "keys_temperature": a.keys_temperature} if a.agent.endswith("+keys") else {}
+    kw = ({"keys_checkpoint": a.keys_checkpoint, "keys_temperature": a.keys_temperature,
+           "keys_slider_holds": not a.keys_free_slider_holds} if a.agent.endswith("+keys") else {})
     agent = make_agent(a.agent, a.checkpoint, **kw)
     counts, doubles, circles, cleared, spinners, hold = np.zeros(4, int), 0, 0, 0, 0, []
     for path in paths:

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import osrparse
@@ -185,3 +186,15 @@ def test_hand_beta_sets_the_hands_filter_and_needs_the_hand(capsys):
         main(["play", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"lag less (default {HandModel.beta:g};" in help_text  # the help's literal is the hand's default
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "scripts").glob("*.py")
+                                          if p.name not in ("circleguard_times.py", "fresh_process.py")))
+def test_every_script_the_readme_names_starts(script):
+    """Each measuring script imports and parses its arguments (``--help``): two once broke
+    on a constant that had moved.  circleguard_times.py runs in circleguard's own venv and
+    fresh_process.py is a helper module, so they are left out."""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "scripts" / script), "--help"], capture_output=True, text=True,
+                       cwd=root, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("usage:"), r.stderr[-2000:]
