@@ -177,9 +177,10 @@ def apply_mods_to_difficulty(cs: float, ar: float, od: float, hp: float, mods: i
     fields are ``float``, HR multiplies them by ``1.4f``; danser-go's DifficultyRate starts
     with ``float64(float32(diff))`` to do the same; circlecore's 50 window takes the same
     round-trip), and every window, approach time and spinner requirement is computed from
-    that float32 value.  It decides whole milliseconds: OD 8.3 is 8.30000019 in float32, so its 50 window is
-    floor(116.99999...) = 116 ms, not the 117 that exact decimals give, and AR 8.4 is
-    8.39999962, so its approach time is floor(690.00005) = 690 ms, not 689.
+    that float32 value.  It decides whole milliseconds: OD 8.3 is 8.30000019 in float32,
+    so its 50 window is floor(116.99999...) = 116 ms, not the 117 that exact decimals
+    give, and AR 8.4 is 8.39999962, so its approach time is floor(690.00005) = 690 ms,
+    not 689.
     """
     f = np.float32
     cs, ar, od, hp = f(cs), f(ar), f(od), f(hp)
