@@ -346,12 +346,13 @@ def spinner_hold_floor(bm: Beatmap, t_ms: float) -> float:
     return 0.0
 
 
-def slider_hold_floor(bm: Beatmap, t_ms: float, done: np.ndarray) -> float:
+def slider_hold_floor(bm: Beatmap, t_ms: float, obj: int, done: np.ndarray) -> float:
     """The least hold for a press at ``t_ms``: to the end of the slider it is for, else 0.
 
-    A press is a slider's when it is inside the 50 window of the slider whose start is
-    nearest (:func:`agents.metrics.press_objects`) and that slider has had no press yet
-    (``done``: the objects pressed for).  People hold a slider through: in the human
+    ``obj`` is the object the press is for, or -1: the one whose start is nearest, when
+    the press is inside its 50 window (:func:`agents.metrics.press_objects`, which
+    :func:`decode` calls once a press, for ``done`` too).  A press is a slider's when that
+    object is a slider that has had no press yet (``done``: the objects pressed for).  People hold a slider through: in the human
     replays of ``../shared/data``, on the validation paths, 95.6% of slider presses are
     held past the slider's end and the earliest 1% let go 15 ms before it.  The model's
     hold mixture has an anchor at the slider's end, but at the decoding temperature the
@@ -361,11 +362,8 @@ def slider_hold_floor(bm: Beatmap, t_ms: float, done: np.ndarray) -> float:
     their length against the humans' 98.5%.  So decoding draws the hold from the model
     given this floor, as for spinners: the release after the end keeps the model's
     spread (humans' 10th/50th/90th percentiles 12/44/116 ms after the end)."""
-    if not bm.n_objects:
-        return 0.0
-    (j,), (inside,) = metrics.press_objects(bm, np.array([t_ms]))
-    if inside and bm.kind[j] == SLIDER and not done[j]:
-        return float(bm.end_ms[j] - t_ms)
+    if obj >= 0 and bm.kind[obj] == SLIDER and not done[obj]:
+        return float(bm.end_ms[obj] - t_ms)
     return 0.0
 
 
@@ -765,12 +763,12 @@ def decode(model: KeyDecoder, bm: Beatmap, path: tuple, window_ms: float, seed: 
             k = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
             o_at = torch.from_numpy(o_tau.astype(np.float32)).view(1, 1, -1)
             hold_params = model.hold(out, lu, nn.functional.one_hot(torch.tensor([[k]]), 2).float(), o_at)
+            (jo,), (hit,) = metrics.press_objects(bm, np.array([tau]))
             floor = spinner_hold_floor(bm, tau)
             if slider_holds:
-                floor = max(floor, slider_hold_floor(bm, tau, done))
+                floor = max(floor, slider_hold_floor(bm, tau, int(jo) if hit else -1, done))
             hold = max(1.0, _mixture_sample(hold_params, gen, temperature, lo=floor))
             events = np.vstack([events, [tau, k, hold]])
-            (jo,), (hit,) = metrics.press_objects(bm, np.array([tau]))
             done[jo] |= bool(hit)
             prev = (k, delay, hold)
     return events

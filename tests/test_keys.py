@@ -237,9 +237,14 @@ def test_a_sliders_press_is_held_to_its_end_whatever_the_model_draws(make_map, a
     bm = load_beatmap(make_map(["100,100,1000,1,0,0:0:0:0:", "200,200,1500,2,0,L|400:200,1,280", "100,300,3000,1,0,0:0:0:0:"]))
     end = float(bm.end_ms[1])
     done = np.zeros(bm.n_objects, bool)
-    assert K.slider_hold_floor(bm, 1480.0, done) == end - 1480.0
-    assert K.slider_hold_floor(bm, 980.0, done) == 0.0  # the circle's press
-    assert K.slider_hold_floor(bm, 1480.0, np.array([False, True, False])) == 0.0  # a second press on it
+
+    def for_(t):  # the object a press at t is for, or -1, as decode finds it
+        (j,), (inside,) = metrics.press_objects(bm, np.array([t]))
+        return int(j) if inside else -1
+
+    assert K.slider_hold_floor(bm, 1480.0, for_(1480.0), done) == end - 1480.0
+    assert K.slider_hold_floor(bm, 980.0, for_(980.0), done) == 0.0  # the circle's press
+    assert K.slider_hold_floor(bm, 1480.0, for_(1480.0), np.array([False, True, False])) == 0.0  # a second press on it
     path = _path(bm)
     for seed in range(3):
         ev = K.decode(_forced(480.0, 40.0), bm, path, 600.0, seed=seed)
